@@ -10,10 +10,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+run: $(VENV)/.installed
+	$(PY) -m vidseg serve
+
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check vidseg tests benchmarks
+	$(VENV)/bin/ruff check vidseg tests benchmarks model.py _wsgi.py
 
-.PHONY: install test lint
+.PHONY: install run test lint

@@ -1,0 +1,133 @@
+"""Flask app for gunicorn (`gunicorn _wsgi:app`) and development (`python _wsgi.py --port 9090`).
+
+Every error is JSON with a message that says what to fix: 4xx for bad input, 401 for missing
+credentials, 503 when Redis is down. No route answers a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from model import ServiceUnavailable, VideoSegmentationBackend
+from vidseg.labelstudio.brush import AnnotationFormatError
+from vidseg.labelstudio.config import LabelConfigError
+from vidseg.labelstudio.payloads import PayloadError
+from vidseg.settings import Settings
+
+log = logging.getLogger("vidseg.web")
+OPEN_ROUTES = {"/health", "/"}
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    backend = VideoSegmentationBackend(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.extensions["vidseg"] = backend
+
+    @app.before_request
+    def require_basic_auth():
+        if settings.basic_auth_user is None or request.path in OPEN_ROUTES:
+            return None
+        auth = request.authorization
+        given_user = (auth.username or "") if auth else ""
+        given_pass = (auth.password or "") if auth else ""
+        # Compare both parts in constant time, and always both, so timing reveals nothing.
+        user_ok = hmac.compare_digest(given_user.encode(), settings.basic_auth_user.encode())
+        pass_ok = hmac.compare_digest(given_pass.encode(), settings.basic_auth_pass.encode())
+        if user_ok and pass_ok:
+            return None
+        response = jsonify(error="authentication required: send the BASIC_AUTH_USER/BASIC_AUTH_PASS "
+                                 "credentials with HTTP basic auth")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="vidseg"'
+        return response
+
+    def payload():
+        data = request.get_json(silent=True)
+        if data is None:
+            raise PayloadError("the request body must be JSON (Content-Type: application/json)")
+        return data
+
+    @app.get("/")
+    @app.get("/health")
+    def health():
+        return jsonify(backend.health())
+
+    @app.post("/setup")
+    def setup():
+        return jsonify(backend.setup(payload()))
+
+    @app.post("/predict")
+    def predict():
+        return jsonify(backend.predict(payload()))
+
+    @app.post("/webhook")
+    def webhook():
+        return jsonify(backend.webhook(payload()))
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(backend.metrics.render(), mimetype="text/plain; version=0.0.4")
+
+    @app.get("/status/<int:project>")
+    def project_status(project: int):
+        return jsonify(backend.status(project))
+
+    @app.get("/status/<int:project>/<path:video>")
+    def video_status(project: int, video: str):
+        return jsonify(backend.status(project, video))
+
+    @app.errorhandler(PayloadError)
+    @app.errorhandler(LabelConfigError)
+    @app.errorhandler(AnnotationFormatError)
+    def bad_request(error):
+        backend.metrics.counters["http_error", "400"] += 1
+        return jsonify(error=str(error)), 400
+
+    @app.errorhandler(ServiceUnavailable)
+    def unavailable(error):
+        backend.metrics.counters["http_error", "503"] += 1
+        return jsonify(error=str(error)), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        backend.metrics.counters["http_error", str(error.code)] += 1
+        messages = {
+            404: f"no route {request.path}: the backend serves /health, /setup, /predict, /webhook, "
+                 "/metrics and /status/<project>",
+            405: f"{request.method} is not allowed on {request.path}",
+            413: f"request body larger than MAX_REQUEST_BYTES={settings.max_request_bytes}",
+        }
+        return jsonify(error=messages.get(error.code, error.description)), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s", request.path)
+        backend.metrics.counters["http_error", "500"] += 1
+        return jsonify(error=f"internal error ({type(error).__name__}); see the backend log"), 500
+
+    return app
+
+
+def __getattr__(name: str):
+    # `_wsgi:app` for gunicorn, built on first access so importing create_app reads no environment.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Run the backend's web app (development server).")
+    parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "9090")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    create_app().run(host=args.host, port=args.port)

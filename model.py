@@ -1,0 +1,170 @@
+"""The backend Label Studio talks to: setup, predict, webhook, health, status, metrics.
+
+It answers from the per-video store and only enqueues work: training, prediction of whole videos
+and pushing predictions back to Label Studio happen in the RQ worker (`vidseg.jobs`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+from vidseg.jobs.queue import RETRAIN_JOB, SCAN_JOB, enqueue_coalesced, lock_key, pending_key
+from vidseg.labelstudio.config import parse_label_config
+from vidseg.labelstudio.payloads import (
+    parse_predict,
+    parse_setup,
+    parse_webhook,
+    video_and_frame,
+)
+from vidseg.settings import Settings
+from vidseg.store import Store
+
+
+class ServiceUnavailable(RuntimeError):
+    """A dependency (Redis) is down; the message says what the admin should check."""
+
+
+@dataclass
+class Metrics:
+    """Per-process counters, exposed in Prometheus text format."""
+
+    counters: Counter
+    predict_seconds: float = 0.0
+    predict_tasks: int = 0
+
+    def render(self) -> str:
+        lines = ["# TYPE vidseg_events_total counter"]
+        for (name, label), value in sorted(self.counters.items()):
+            lines.append(f'vidseg_events_total{{event="{name}",detail="{label}"}} {value}')
+        lines += [
+            "# TYPE vidseg_predict_seconds_total counter",
+            f"vidseg_predict_seconds_total {self.predict_seconds:.6f}",
+            "# TYPE vidseg_predict_tasks_total counter",
+            f"vidseg_predict_tasks_total {self.predict_tasks}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+class VideoSegmentationBackend:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = Store(settings.model_dir)
+        self.metrics = Metrics(Counter())
+        self._redis: Redis | None = None
+
+    # --- queue -----------------------------------------------------------------------------
+
+    def redis(self) -> Redis:
+        if not self.settings.redis_url:
+            raise ServiceUnavailable("REDIS_URL is not set: start the backend with `python -m vidseg serve` "
+                                     "(it starts a private Redis) or point REDIS_URL at a Redis server")
+        if self._redis is None:
+            self._redis = Redis.from_url(self.settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        return self._redis
+
+    def _enqueue(self, func, project: int, video: str | None, description: str) -> dict:
+        try:
+            redis = self.redis()
+            queue = Queue(self.settings.queue_name, connection=redis)
+            enqueued = enqueue_coalesced(
+                redis, queue, func, project, video, job_timeout=self.settings.job_timeout,
+                description=description,
+            )
+        except RedisError as error:
+            self.metrics.counters["enqueue", "redis_down"] += 1
+            raise ServiceUnavailable(f"Redis at {_safe_url(self.settings.redis_url)} is unreachable "
+                                     f"({type(error).__name__}); the event was not queued, retry later") from None
+        self.metrics.counters["enqueue", "coalesced" if enqueued.coalesced else "queued"] += 1
+        return {"job_id": enqueued.job_id, "coalesced": enqueued.coalesced}
+
+    # --- Label Studio calls ----------------------------------------------------------------
+
+    def health(self) -> dict:
+        return {"status": "UP", "model_class": type(self).__name__}
+
+    def setup(self, payload) -> dict:
+        request = parse_setup(payload)
+        if request.label_config:
+            parse_label_config(request.label_config)  # raises LabelConfigError with what to change
+        return {"model_version": self.settings.model_version}
+
+    def predict(self, payload) -> dict:
+        started = time.perf_counter()
+        request = parse_predict(payload)
+        results, missing = [], set()
+        for task in request.tasks:
+            project = request.project_id if request.project_id is not None else task.get("project")
+            if not isinstance(project, int):
+                raise PayloadError(f"task {task['id']}: no project id in the request or the task; "
+                                   "send 'project' as Label Studio does")
+            video, frame = video_and_frame(
+                task["data"], self.settings.video_field, self.settings.frame_field, self.settings.image_field
+            )
+            stored = self.store.video(project, video).predictions()
+            entry = (stored or {}).get("frames", {}).get(str(frame))
+            if entry is None:
+                missing.add((project, video))
+                results.append({"result": [], "score": 0.0, "model_version": self.settings.model_version})
+                continue
+            results.append({
+                "result": entry["result"], "score": float(entry["score"]),
+                "model_version": self.settings.model_version,
+            })
+        for project, video in sorted(missing):
+            # A video with no model yet: queue a cold start so the first selection appears.
+            try:
+                self._enqueue(RETRAIN_JOB, project, video, f"cold start {project}/{video}")
+            except ServiceUnavailable:
+                self.metrics.counters["predict", "cold_start_not_queued"] += 1
+        self.metrics.predict_seconds += time.perf_counter() - started
+        self.metrics.predict_tasks += len(request.tasks)
+        return {"results": results, "model_version": self.settings.model_version}
+
+    def webhook(self, payload) -> dict:
+        event = parse_webhook(payload, video_field=self.settings.video_field,
+                              frame_field=self.settings.frame_field, image_field=self.settings.image_field)
+        if event is None:
+            action = payload.get("action") if isinstance(payload, dict) else None
+            self.metrics.counters["webhook_ignored", str(action)] += 1
+            return {"status": "ignored", "action": action}
+        self.metrics.counters["webhook", event.action] += 1
+        if event.video is not None:
+            queued = self._enqueue(RETRAIN_JOB, event.project_id, event.video,
+                                   f"retrain {event.project_id}/{event.video} after {event.action}")
+        else:
+            # Deletions name no task and START_TRAINING names no video: rescan the project.
+            queued = self._enqueue(SCAN_JOB, event.project_id, None,
+                                   f"scan project {event.project_id} after {event.action}")
+        return {"status": "queued", "action": event.action, "video": event.video, **queued}
+
+    # --- operators -------------------------------------------------------------------------
+
+    def status(self, project: int, video: str | None = None) -> dict:
+        statuses = ([self.store.video(project, video).status()] if video is not None
+                    else self.store.statuses(project))
+        try:
+            redis = self.redis()
+            for status in statuses:
+                name = status.get("video")
+                status["queue"] = {
+                    "pending": bool(redis.exists(pending_key(project, name))),
+                    "training": bool(redis.exists(lock_key(project, name))),
+                }
+        except (RedisError, ServiceUnavailable) as error:
+            for status in statuses:
+                status["queue"] = {"error": str(error)}
+        return {"project": project, "videos": statuses}
+
+
+def _safe_url(url: str | None) -> str:
+    """A Redis URL without its password, for messages and logs."""
+    if not url or "@" not in url:
+        return str(url)
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"

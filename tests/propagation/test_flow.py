@@ -1,0 +1,115 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from vidseg.labels import UNKNOWN
+from vidseg.propagation import (
+    Flows,
+    compute_flows,
+    load_flows,
+    resize_flow,
+    resize_flows,
+    save_flows,
+    warp,
+    warp_labels,
+)
+
+
+@pytest.fixture
+def pair(translated_pair):
+    frames, labels = translated_pair(shift=(3, 0))
+    return frames, labels, compute_flows(frames)
+
+
+def test_flow_shapes_dtypes_and_translation(pair):
+    frames, _, flows = pair
+    assert flows.forward.shape == flows.backward.shape == (1, 2, 64, 64)
+    assert flows.forward.dtype == np.float16 and flows.valid_forward.dtype == bool
+    interior = (slice(None), slice(8, -8), slice(8, -8))
+    np.testing.assert_allclose(np.median(flows.forward[0][interior], axis=(1, 2)), [3, 0], atol=0.1)
+    np.testing.assert_allclose(np.median(flows.backward[0][interior], axis=(1, 2)), [-3, 0], atol=0.1)
+
+
+def test_warp_labels_recovers_translated_label_map(pair):
+    _, labels, flows = pair
+    # Pull frame 1's labels into frame 0's grid with the forward flow.
+    warped = warp_labels(labels[1], flows.forward[0])
+    assert (warped == labels[0])[4:-4, 4:-4].mean() > 0.95
+    assert warped.dtype == labels.dtype
+
+
+def test_warp_labels_out_of_image_is_unknown():
+    labels = np.arange(16).reshape(4, 4)
+    flow = np.zeros((2, 4, 4), np.float32)
+    flow[0] = 2  # look 2 px to the right
+    out = warp_labels(labels, flow)
+    np.testing.assert_array_equal(out[:, :2], labels[:, 2:])
+    assert (out[:, 2:] == UNKNOWN).all()
+
+
+def test_tensor_warp_recovers_translated_one_hot(pair):
+    _, labels, flows = pair
+    one_hot = torch.nn.functional.one_hot(torch.as_tensor(labels[1:]), 3).permute(0, 3, 1, 2).float()
+    warped = warp(one_hot, torch.as_tensor(flows.forward[:1]))
+    assert warped.shape == one_hot.shape
+    assert (warped.argmax(1)[0].numpy() == labels[0])[4:-4, 4:-4].mean() > 0.95
+
+
+def test_valid_mask_false_where_motion_uncovers(pair):
+    _, _, flows = pair
+    # Content moves right by 3: frame 0's right edge leaves the image, frame 1's left edge is new.
+    assert not flows.valid_forward[0][:, -3:].any()
+    assert not flows.valid_backward[0][:, :3].any()
+    assert flows.valid_forward[0][:, 4:-4].mean() > 0.95
+    assert flows.valid_backward[0][:, 4:-4].mean() > 0.95
+
+
+def test_valid_mask_flags_occlusion_in_moving_objects(synthetic_video):
+    video = synthetic_video(num_frames=2, velocities=((3.0, 0.0),))
+    flows = compute_flows(video.frames)
+    err = np.abs(flows.forward.astype(np.float32) - video.flow).sum(1)
+    # Where the flow is declared valid it is mostly right; the disc's trailing/leading edges are not.
+    assert np.median(err[flows.valid_forward]) < 0.5
+    assert flows.valid_forward.mean() < 1.0
+
+
+def test_single_frame_video_gives_empty_flows(synthetic_video):
+    frames = synthetic_video(num_frames=1).frames
+    flows = compute_flows(frames, size=(32, 32))
+    assert len(flows) == 0 and flows.forward.shape == (0, 2, 32, 32) and flows.size == (32, 32)
+
+
+def test_compute_flows_at_working_size_and_bad_preset(synthetic_video):
+    frames = synthetic_video(num_frames=3).frames
+    assert compute_flows(frames, size=(32, 48), preset="ultrafast").forward.shape == (2, 2, 32, 48)
+    with pytest.raises(ValueError, match="preset"):
+        compute_flows(frames, preset="slowest")
+
+
+def test_save_load_round_trip_is_atomic(tmp_path, pair):
+    _, _, flows = pair
+    path = tmp_path / "cache" / "flows.npz"
+    save_flows(path, flows)
+    assert os.listdir(path.parent) == ["flows.npz"]
+    loaded = load_flows(path)
+    for name in ("forward", "backward", "valid_forward", "valid_backward"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(flows, name))
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="unreadable"):
+        load_flows(path)
+    with pytest.raises(FileNotFoundError):
+        load_flows(tmp_path / "missing.npz")
+
+
+def test_resize_flow_scales_vectors():
+    flow = np.zeros((3, 2, 16, 32), np.float32)
+    flow[:, 0], flow[:, 1] = 4.0, -2.0
+    small = resize_flow(flow, (8, 8))
+    assert small.shape == (3, 2, 8, 8)
+    np.testing.assert_allclose(small[:, 0], 1.0)
+    np.testing.assert_allclose(small[:, 1], -1.0)
+    flows = Flows(flow, -flow, np.ones((3, 16, 32), bool), np.zeros((3, 16, 32), bool))
+    resized = resize_flows(flows, (8, 8))
+    assert resized.size == (8, 8) and resized.valid_forward.all() and not resized.valid_backward.any()

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from vidseg.settings import Settings, SettingsError
+
+
+def test_defaults_work_out_of_the_box():
+    settings = Settings.from_env({})
+    assert settings.granularity == "frame"
+    assert settings.strategy == "hvsa"
+    assert settings.redis_url is None
+    assert settings.height % 32 == 0 and settings.width % 32 == 0
+
+
+def test_variables_and_aliases_are_read():
+    settings = Settings.from_env({
+        "MODEL_DIR": "/tmp/models", "LABEL_STUDIO_HOST": "http://ls:8080/", "LABEL_STUDIO_ACCESS_TOKEN": "abc",
+        "BUDGET": "7", "GRANULARITY": "Rectangle", "ALLOWED_HOSTS": "a.example, B.example", "LEARNING_RATE": "0.01",
+    })
+    assert settings.model_dir == Path("/tmp/models")
+    assert settings.label_studio_url == "http://ls:8080"
+    assert settings.label_studio_api_key == "abc"
+    assert settings.budget == 7
+    assert settings.granularity == "rectangle"
+    assert settings.allowed_hosts == ("a.example", "b.example")
+    assert settings.learning_rate == 0.01
+
+
+def test_primary_name_wins_over_alias():
+    settings = Settings.from_env({"LABEL_STUDIO_URL": "http://a:1", "LABEL_STUDIO_HOST": "http://b:2"})
+    assert settings.label_studio_url == "http://a:1"
+
+
+def test_secrets_are_not_in_repr():
+    settings = Settings.from_env({"LABEL_STUDIO_API_KEY": "s3cret", "BASIC_AUTH_USER": "u", "BASIC_AUTH_PASS": "pw"})
+    assert "s3cret" not in repr(settings) and "pw" not in repr(settings)
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"BUDGET": "many"}, "BUDGET='many': expected an integer"),
+    ({"BUDGET": "0"}, "BUDGET must be a positive integer"),
+    ({"GRANULARITY": "blob"}, "GRANULARITY='blob'"),
+    ({"STRATEGY": "best"}, "STRATEGY='best'"),
+    ({"WORK_HEIGHT": "100"}, "multiples of 32"),
+    ({"LABEL_STUDIO_URL": "ls:8080"}, "http:// or https://"),
+    ({"BASIC_AUTH_USER": "u"}, "set both BASIC_AUTH_USER and BASIC_AUTH_PASS"),
+])
+def test_bad_values_name_the_variable(env, fragment):
+    with pytest.raises(SettingsError, match=None) as info:
+        Settings.from_env(env)
+    assert fragment in str(info.value)

@@ -1,0 +1,30 @@
+import json
+
+from vidseg.store import Store, video_key
+
+
+def test_video_keys_are_safe_and_distinct():
+    assert "/" not in video_key("../../etc/passwd")
+    assert video_key("clip 1") != video_key("clip-1")
+    assert video_key("0016E5").startswith("0016E5-")
+
+
+def test_status_merges_and_survives_reopen(tmp_path):
+    video = Store(tmp_path).video(3, "clip-1")
+    assert video.status()["round"] == 0
+    video.update_status(round=1, state="idle")
+    video.update_status(last_error="boom")
+    reopened = Store(tmp_path).video(3, "clip-1").status()
+    assert reopened["round"] == 1 and reopened["state"] == "idle" and reopened["last_error"] == "boom"
+    assert [s["video"] for s in Store(tmp_path).statuses(3)] == ["clip-1"]
+
+
+def test_predictions_are_reread_when_the_file_changes(tmp_path):
+    video = Store(tmp_path).video(1, "v")
+    assert video.predictions() is None
+    video.write_predictions({"round": 1, "frames": {"0": {"score": 0.1}}})
+    assert video.predictions()["round"] == 1
+    video.write_predictions({"round": 2, "frames": {}})
+    assert video.predictions()["round"] == 2
+    assert not [p for p in video.dir.iterdir() if p.name.endswith(".tmp")]
+    assert json.loads(video.predictions_path.read_text())["round"] == 2

@@ -1,0 +1,103 @@
+"""`python -m vidseg COMMAND`: serve (web + worker + private Redis), worker, connect, import-video."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def serve(args) -> int:
+    """Web and worker together; a private Redis when REDIS_URL is unset."""
+    from vidseg.settings import Settings
+
+    settings = Settings.from_env()
+    env = dict(os.environ, MODEL_DIR=str(settings.model_dir.resolve()))
+    private = None
+    if not settings.redis_url:
+        from vidseg.redis_server import start_private_redis
+
+        private = start_private_redis(settings.model_dir / "redis")
+        env["REDIS_URL"] = private.url
+        print(f"[vidseg] REDIS_URL unset: started a private Redis at {private.url} (data in "
+              f"{settings.model_dir / 'redis'})", flush=True)
+    root = Path(__file__).resolve().parent.parent
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.web_workers),
+         "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--chdir", str(root), "_wsgi:app"],
+        env=env,
+    )
+    workers = [subprocess.Popen([sys.executable, "-m", "vidseg", "worker"], env=env) for _ in range(args.workers)]
+    print(f"[vidseg] backend on http://{args.host}:{args.port} with {args.workers} worker(s); model state in "
+          f"{settings.model_dir.resolve()}", flush=True)
+    print(f"[vidseg] in Label Studio: Project > Settings > Model > Connect Model, URL "
+          f"http://<this host>:{args.port} (or run `python -m vidseg connect`)", flush=True)
+    if not settings.label_studio_url or not settings.label_studio_api_key:
+        print("[vidseg] LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY are unset: the worker cannot read annotations "
+              "or push predictions until you set them", flush=True)
+    children = [web, *workers]
+    stopping = []
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for child in children:  # SIGTERM: gunicorn drains requests, RQ finishes the running job
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=args.grace)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if private is not None:
+            private.stop()
+    failed = [child.args for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
+    return 1 if failed and not stopping else 0
+
+
+def worker(args) -> int:
+    """An RQ worker. The parent process never touches CUDA: each job runs in a forked work horse."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from vidseg.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("error: REDIS_URL is not set: point it at the Redis the web app uses", file=sys.stderr)
+        return 2
+    connection = Redis.from_url(settings.redis_url)
+    queue = Queue(settings.queue_name, connection=connection)
+    Worker([queue], connection=connection).work(with_scheduler=True, burst=args.burst)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vidseg", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="web app, RQ worker(s) and (if REDIS_URL is unset) a private Redis")
+    run.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "9090")))
+    run.add_argument("--workers", type=int, default=1, help="RQ workers")
+    run.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
+    run.add_argument("--grace", type=float, default=600, help="seconds to let a running job finish on stop")
+    run.set_defaults(func=serve)
+    work = commands.add_parser("worker", help="one RQ worker on REDIS_URL")
+    work.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    work.set_defaults(func=worker)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""One round of the per-video loop, shared unchanged by the RQ worker and the oracle simulation.
+
+A round is: fine-tune the video's network on every label known so far (warm start), predict every
+frame, then choose the next samples for annotators. Arrays in, arrays out: callers own the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vidseg.labels import UNKNOWN
+from vidseg.propagation import (
+    FinetuneConfig,
+    Flows,
+    NetworkSpec,
+    VideoPrediction,
+    finetune,
+    predict_video,
+    resize_frames,
+)
+from vidseg.selection import image_features, pool_per_sample, sample_scores, select_samples
+
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): stage is "finetune" or "predict"."""
+
+NEEDS_PREDICTIONS = ("hvsa", "uncertainty")
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    strategy: str = "hvsa"
+    budget: int = 5
+    uncertainty: str = "entropy"
+    uncertain_fraction: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Selection:
+    ids: np.ndarray
+    """(b,) sample ids, most informative first."""
+    scores: np.ndarray | None
+    """(N,) per-sample uncertainty, None on a cold start."""
+    strategy: str
+    """The strategy that actually ran ("cold_start" when no prediction existed yet)."""
+
+
+def labels_to_working_res(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scatter known labels (F, H, W) into a working-resolution map (F, h, w), UNKNOWN elsewhere.
+
+    Scattering rather than resizing keeps sparse labels (single clicked pixels) that a nearest
+    resize would skip; in dense regions the last pixel of each cell wins, which equals nearest.
+    """
+    n_frames, height, width = labels.shape
+    h, w = size
+    rows = (np.arange(height) * h // height)[:, None]
+    cols = (np.arange(width) * w // width)[None, :]
+    cell = (rows * w + cols).ravel()
+    out = np.full((n_frames, h * w), UNKNOWN, dtype=np.int64)
+    for frame in range(n_frames):
+        flat = labels[frame].ravel()
+        known = flat != UNKNOWN
+        out[frame, cell[known]] = flat[known]
+    return out.reshape(n_frames, h, w)
+
+
+def fit_and_predict(
+    model,
+    frames: np.ndarray,
+    labels: np.ndarray,
+    flows: Flows | None,
+    spec: NetworkSpec,
+    config: FinetuneConfig,
+    batch_size: int = 8,
+    progress: Progress | None = None,
+) -> tuple[VideoPrediction, dict]:
+    """Fine-tune `model` in place on the known labels, then predict the whole video.
+
+    frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) with UNKNOWN; flows at the
+    working resolution (or None to train without the temporal term).
+    """
+    work_frames = resize_frames(frames, (spec.height, spec.width))
+    work_labels = labels_to_working_res(labels, (spec.height, spec.width))
+
+    def on_step(step: int, total: int, _stats: dict) -> None:
+        if progress:
+            progress("finetune", step, total)
+
+    stats = finetune(model, work_frames, work_labels, flows, spec, config, progress=on_step)
+
+    def on_batch(done: int, total: int) -> None:
+        if progress:
+            progress("predict", done, total)
+
+    prediction = predict_video(
+        model, frames, spec, batch_size=batch_size, device=config.device, progress=on_batch
+    )
+    return prediction, stats
+
+
+def select_next(
+    units,
+    labelled: np.ndarray,
+    config: SelectionConfig,
+    prediction: VideoPrediction | None,
+    frames: np.ndarray,
+) -> Selection:
+    """Choose the next samples; strategies that need a prediction fall back to a cold start."""
+    if prediction is None and config.strategy in NEEDS_PREDICTIONS:
+        features = image_features(units, frames)
+        ids = select_samples(
+            "cold_start", budget=config.budget, units=units, labelled=labelled,
+            embeddings=features, seed=config.seed,
+        )
+        return Selection(ids=ids, scores=None, strategy="cold_start")
+    scores = embeddings = None
+    if prediction is not None:
+        scores = sample_scores(units, prediction.probs, method=config.uncertainty)
+        if config.strategy == "hvsa" and prediction.embeddings is not None:
+            embeddings = pool_per_sample(units, prediction.embeddings)
+    ids = select_samples(
+        config.strategy, budget=config.budget, units=units, labelled=labelled, scores=scores,
+        embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=config.seed,
+    )
+    return Selection(ids=ids, scores=scores, strategy=config.strategy)

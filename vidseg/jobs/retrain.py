@@ -1,0 +1,186 @@
+"""The retrain job of one video, and the project scan that finds videos whose annotations changed.
+
+    lock the video -> claim the pending slot -> read tasks + annotations from Label Studio
+    -> frames (cached) -> human label maps -> fine-tune (warm start) -> predict every frame
+    -> select the next samples -> push predictions (score + cluster) -> point the project's
+    uncertainty sampling at them -> write the store -> round + 1
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+from redis import Redis
+from rq import Queue
+
+from vidseg.engine import SelectionConfig, fit_and_predict, select_next
+from vidseg.jobs.annotations import annotation_fingerprint, human_labels
+from vidseg.jobs.frames import load_frames
+from vidseg.jobs.predictions import frame_results
+from vidseg.jobs.queue import RETRAIN_JOB, claim_pending, enqueue_coalesced, lock_key
+from vidseg.labels import UNKNOWN
+from vidseg.labelstudio.client import LabelStudioClient
+from vidseg.labelstudio.config import parse_label_config
+from vidseg.labelstudio.payloads import video_and_frame
+from vidseg.propagation import (
+    FinetuneConfig,
+    NetworkSpec,
+    build_network,
+    compute_flows,
+    load_checkpoint,
+    load_flows,
+    load_user_checkpoint,
+    predict_video,
+    save_checkpoint,
+    save_flows,
+    upsample_labels,
+)
+from vidseg.selection import make_units, pool_per_sample
+from vidseg.settings import Settings
+from vidseg.store import Store, VideoStore
+
+log = logging.getLogger("vidseg.worker")
+
+
+class JobError(RuntimeError):
+    """A job cannot go on; the message (kept in the video's status) says why and what to fix."""
+
+
+def retrain_video(project: int, video: str, job_id: str) -> dict:
+    """RQ entry point: one round for one video, holding the video's lock."""
+    settings = Settings.from_env()
+    redis = Redis.from_url(settings.redis_url)
+    store = Store(settings.model_dir).video(project, video)
+    # The lock outlives RQ's job timeout, so a killed job's lock still expires on its own.
+    lock = redis.lock(lock_key(project, video), timeout=settings.job_timeout + 60,
+                      blocking_timeout=settings.job_timeout)
+    if not lock.acquire():
+        raise JobError(f"video {video!r} stayed locked by another job for {settings.job_timeout} s")
+    try:
+        claim_pending(redis, project, video, job_id)
+        store.update_status(state="training", job_id=job_id, started_at=time.time(), progress=None)
+        started = time.perf_counter()
+        try:
+            outcome = run_round(settings, _client(settings), store, project, video)
+        except Exception as error:
+            store.update_status(state="failed", last_error=f"{type(error).__name__}: {error}", failed_at=time.time())
+            raise
+        store.update_status(state="idle", last_error=None, last_duration_s=round(time.perf_counter() - started, 2),
+                            last_trained_at=time.time(), progress=None, **outcome)
+        return outcome
+    finally:
+        if lock.owned():
+            lock.release()
+
+
+def scan_project(project: int, _video: None, job_id: str) -> dict:
+    """RQ entry point: queue a retrain for every video whose annotations changed since its last round."""
+    settings = Settings.from_env()
+    redis = Redis.from_url(settings.redis_url)
+    claim_pending(redis, project, None, job_id)
+    tasks = _client(settings).all_tasks(project)
+    by_video: dict[str, list[dict]] = {}
+    for task in tasks:
+        video, _ = video_and_frame(task.get("data", {}), settings.video_field, settings.frame_field,
+                                   settings.image_field)
+        by_video.setdefault(video, []).append(task)
+    store = Store(settings.model_dir)
+    queue = Queue(settings.queue_name, connection=redis)
+    queued = []
+    for video, video_tasks in sorted(by_video.items()):
+        if store.video(project, video).status().get("annotations") != annotation_fingerprint(video_tasks):
+            enqueue_coalesced(redis, queue, RETRAIN_JOB, project, video, job_timeout=settings.job_timeout,
+                              description=f"retrain {project}/{video} after a project scan")
+            queued.append(video)
+    return {"videos": len(by_video), "queued": queued}
+
+
+def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, video: str) -> dict:
+    config = parse_label_config(client.get_project(project)["label_config"])
+    tasks = client.video_tasks(project, video, video_field=settings.video_field, frame_field=settings.frame_field)
+    if not tasks:
+        raise JobError(f"project {project} has no tasks with data[{settings.video_field!r}] == {video!r}: "
+                       "check VIDEO_FIELD")
+    image_field = config.image_value or settings.image_field
+    frames = load_frames(client.download, tasks, image_field, store.dir.parent / "frames")
+    n_frames, height, width = frames.shape[:3]
+    labels = human_labels(tasks, config, height, width)
+    known = labels != UNKNOWN
+    spec = NetworkSpec(classes=tuple(config.class_names), arch=settings.arch, encoder=settings.encoder,
+                       height=settings.height, width=settings.width, encoder_weights=settings.encoder_weights)
+    model = _starting_model(settings, store, spec)
+    status = store.status()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            store.update_status(progress={"stage": stage, "done": done, "total": total})
+
+    prediction = None
+    if known.any():
+        flows = _flows(store, frames, spec)
+        finetune = FinetuneConfig(steps=settings.steps, lr=settings.learning_rate, batch_size=settings.batch_size,
+                                  temporal_weight=settings.temporal_weight, device=settings.device,
+                                  seed=int(status.get("round", 0)))
+        prediction, _ = fit_and_predict(model, frames, labels, flows, spec, finetune, progress=progress)
+        save_checkpoint(store.checkpoint_path, model, spec, {"round": int(status.get("round", 0)) + 1})
+    elif settings.base_checkpoint is not None:
+        prediction = predict_video(model, frames, spec, device=settings.device)
+
+    units = make_units(settings.granularity, n_frames, height, width, size=settings.rectangle_size,
+                       stride=settings.pixel_stride, frames=frames, n_superpixels=settings.superpixels_per_frame)
+    labelled = pool_per_sample(units, known.astype(np.float32)) > 0.5
+    selection = select_next(units, labelled, SelectionConfig(settings.strategy, settings.budget), prediction, frames)
+    predicted = None if prediction is None else upsample_labels(prediction.probs, (height, width))
+    results = frame_results(tasks, config, units, selection, labels, predicted)
+    for task, entry in zip(tasks, results, strict=True):
+        client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
+    client.set_project_sampling(project, model_version=settings.model_version)
+    round_number = int(status.get("round", 0)) + 1
+    store.write_predictions({
+        "round": round_number, "model_version": settings.model_version,
+        "frames": {str(_frame_number(task, settings)): entry for task, entry in zip(tasks, results, strict=True)},
+    })
+    return {
+        "round": round_number, "frames": n_frames, "frames_labelled": int(known.any(axis=(1, 2)).sum()),
+        "selected": [int(i) for i in selection.ids], "selected_by": selection.strategy,
+        "annotations": annotation_fingerprint(tasks),
+    }
+
+
+def _frame_number(task: dict, settings: Settings) -> int:
+    """The frame index /predict looks predictions up by (task data, or the file name fallback)."""
+    return video_and_frame(task.get("data", {}), settings.video_field, settings.frame_field, settings.image_field)[1]
+
+
+def _client(settings: Settings) -> LabelStudioClient:
+    if not settings.label_studio_url or not settings.label_studio_api_key:
+        raise JobError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY must be set for the worker to read annotations")
+    return LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key,
+                             allowed_hosts=settings.allowed_hosts)
+
+
+def _starting_model(settings: Settings, store: VideoStore, spec):
+    """Warm start from the video's last round, else the configured base checkpoint, else scratch."""
+    if store.checkpoint_path.exists():
+        model, saved, _ = load_checkpoint(store.checkpoint_path, device=settings.device)
+        if tuple(saved.classes) == tuple(spec.classes):
+            return model
+        log.warning("classes changed for %s: starting a new network", store.dir)
+    if settings.base_checkpoint is not None:
+        return load_user_checkpoint(settings.base_checkpoint, spec).to(settings.device)
+    torch.manual_seed(0)
+    return build_network(spec).to(settings.device)
+
+
+def _flows(store: VideoStore, frames: np.ndarray, spec: NetworkSpec):
+    """Flows at working resolution, computed once per video and cached as float16."""
+    if store.flows_path.exists():
+        flows = load_flows(store.flows_path)
+        if flows.forward.shape[0] == len(frames) - 1 and flows.forward.shape[2:] == (spec.height, spec.width):
+            return flows
+    flows = compute_flows(frames, size=(spec.height, spec.width))
+    save_flows(store.flows_path, flows)
+    return flows

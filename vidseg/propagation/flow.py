@@ -1,0 +1,212 @@
+"""Optical flow (OpenCV DIS) with forward-backward occlusion masks, caching, and warping.
+
+Conventions (docs/architecture.md): ``forward[t]`` maps frame t to t+1, ``backward[t]`` maps t+1
+to t, channel 0 = dx, 1 = dy, in pixels of the map it belongs to. Warping pulls:
+``warp(v, flow)(x) = v(x + flow(x))``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..labels import UNKNOWN
+
+PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+# Forward-backward consistency (Sundaram, Brox, Keutzer 2010): consistent when
+# |f(x) + b(x + f(x))|^2 < ALPHA (|f(x)|^2 + |b(x + f(x))|^2) + BETA.
+ALPHA, BETA = 0.01, 0.5
+
+
+@dataclass
+class Flows:
+    """Flows of one video at resolution ``(h, w)``.
+
+    forward, backward: ``(F-1, 2, h, w)`` float16. valid_forward, valid_backward: ``(F-1, h, w)``
+    bool, True where the flow lands inside the image and passes the forward-backward check
+    (False at occlusions and at borders the motion uncovers).
+    """
+
+    forward: np.ndarray
+    backward: np.ndarray
+    valid_forward: np.ndarray
+    valid_backward: np.ndarray
+
+    def __post_init__(self) -> None:
+        n, _, h, w = self.forward.shape
+        if self.backward.shape != self.forward.shape or self.forward.shape[1] != 2:
+            raise ValueError(f"flows must both be (F-1, 2, h, w), got {self.forward.shape}, {self.backward.shape}")
+        for name in ("valid_forward", "valid_backward"):
+            if getattr(self, name).shape != (n, h, w):
+                raise ValueError(f"{name} must be {(n, h, w)}, got {getattr(self, name).shape}")
+
+    def __len__(self) -> int:
+        return self.forward.shape[0]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(h, w)``."""
+        return tuple(self.forward.shape[-2:])
+
+
+def _gray(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+    if size is not None and gray.shape != tuple(size):
+        h, w = size
+        shrink = h < gray.shape[0] or w < gray.shape[1]
+        gray = cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return gray
+
+
+def _pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+
+
+def consistency_mask(flow: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Validity ``(h, w)`` bool of ``flow`` ``(2, h, w)`` given the reverse flow ``other`` ``(2, h, w)``."""
+    _, h, w = flow.shape
+    gx, gy = _pixel_grid(h, w)
+    tx, ty = gx + flow[0], gy + flow[1]
+    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
+    back = cv2.remap(np.ascontiguousarray(other.transpose(1, 2, 0)), tx, ty, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+    bx, by = back[..., 0], back[..., 1]
+    err = (flow[0] + bx) ** 2 + (flow[1] + by) ** 2
+    bound = ALPHA * (flow[0] ** 2 + flow[1] ** 2 + bx**2 + by**2) + BETA
+    return inside & (err < bound)
+
+
+def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, preset: str = "medium") -> Flows:
+    """DIS flow between consecutive frames ``(F, H, W, 3)`` uint8, on grayscale at ``size`` (h, w).
+
+    ``size=None`` keeps the frame resolution. A single frame gives empty flows ``(0, 2, h, w)``.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown DIS preset {preset!r}; choose one of {sorted(PRESETS)}")
+    h, w = size if size is not None else frames.shape[1:3]
+    n = max(len(frames) - 1, 0)
+    out = Flows(
+        forward=np.zeros((n, 2, h, w), np.float16),
+        backward=np.zeros((n, 2, h, w), np.float16),
+        valid_forward=np.zeros((n, h, w), bool),
+        valid_backward=np.zeros((n, h, w), bool),
+    )
+    dis = cv2.DISOpticalFlow_create(PRESETS[preset])
+    prev = _gray(frames[0], (h, w)) if len(frames) else None
+    for t in range(n):
+        nxt = _gray(frames[t + 1], (h, w))
+        fwd = dis.calc(prev, nxt, None).transpose(2, 0, 1)
+        bwd = dis.calc(nxt, prev, None).transpose(2, 0, 1)
+        out.forward[t], out.backward[t] = fwd, bwd
+        out.valid_forward[t] = consistency_mask(fwd, bwd)
+        out.valid_backward[t] = consistency_mask(bwd, fwd)
+        prev = nxt
+    return out
+
+
+def save_flows(path: str | os.PathLike, flows: Flows) -> None:
+    """Write a compressed ``.npz`` (float16 flows), atomically: temp file, fsync, ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object, so numpy does not append ".npz"
+            np.savez_compressed(
+                f, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
+                valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_flows(path: str | os.PathLike) -> Flows:
+    """Read :func:`save_flows` output. Missing file: FileNotFoundError; corrupt: ValueError."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"flow cache {os.fspath(path)} not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return Flows(**{k: data[k] for k in ("forward", "backward", "valid_forward", "valid_backward")})
+    except Exception as exc:  # zip, key and shape errors all mean "recompute"
+        raise ValueError(f"flow cache {os.fspath(path)} unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def warp(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Bilinear pull warp: ``out[n, :, y, x] = values[n, :, y + dy, x + dx]``.
+
+    values ``(N, C, H, W)``, flow ``(N, 2, H, W)`` in pixels -> ``(N, C, H, W)``. Samples outside the
+    image take the border value (mask them with the flow's validity).
+    """
+    n, _, h, w = values.shape
+    flow = flow.to(dtype=values.dtype, device=values.device)
+    ys = torch.arange(h, dtype=values.dtype, device=values.device).view(1, h, 1)
+    xs = torch.arange(w, dtype=values.dtype, device=values.device).view(1, 1, w)
+    # align_corners=True maps -1/+1 to the centres of the corner pixels, i.e. pixel coordinates 0 and W-1.
+    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
+    grid = torch.stack((gx, gy), dim=-1)
+    return F.grid_sample(values, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def warp_labels(labels: np.ndarray, flow: np.ndarray, fill: int = UNKNOWN) -> np.ndarray:
+    """Nearest pull warp of an integer map ``(H, W)`` by ``flow`` ``(2, H, W)``; outside -> ``fill``."""
+    h, w = labels.shape
+    gx, gy = _pixel_grid(h, w)
+    mx = (gx + flow[0]).astype(np.float32)
+    my = (gy + flow[1]).astype(np.float32)
+    out = cv2.remap(labels.astype(np.int32), mx, my, cv2.INTER_NEAREST,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=int(fill))
+    return out.astype(labels.dtype if np.issubdtype(labels.dtype, np.signedinteger) else np.int32)
+
+
+def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize flow ``(..., 2, H, W)`` to ``(..., 2, h, w)``, scaling dx by w/W and dy by h/H."""
+    h, w = size
+    H, W = flow.shape[-2:]
+    if (H, W) == (h, w):
+        return flow
+    flat = flow.reshape(-1, H, W).astype(np.float32)
+    interp = cv2.INTER_AREA if h < H or w < W else cv2.INTER_LINEAR
+    out = np.stack([cv2.resize(c, (w, h), interpolation=interp) for c in flat]) if len(flat) else \
+        np.zeros((0, h, w), np.float32)
+    out = out.reshape(*flow.shape[:-2], h, w)
+    out[..., 0, :, :] *= w / W
+    out[..., 1, :, :] *= h / H
+    return out.astype(flow.dtype)
+
+
+def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest resize of any map ``(..., H, W)`` (labels, masks) to ``(..., h, w)``; keeps values exactly."""
+    h, w = size
+    H, W = array.shape[-2:]
+    if (H, W) == (h, w):
+        return array
+    rows = np.minimum(((np.arange(h) + 0.5) * H / h).astype(int), H - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * W / w).astype(int), W - 1)
+    return array[..., rows[:, None], cols[None, :]]
+
+
+def resize_flows(flows: Flows, size: tuple[int, int]) -> Flows:
+    """All of ``flows`` at ``size`` ``(h, w)`` (vectors rescaled, masks nearest)."""
+    if flows.size == tuple(size):
+        return flows
+    return Flows(resize_flow(flows.forward, size), resize_flow(flows.backward, size),
+                 resize_nearest(flows.valid_forward, size), resize_nearest(flows.valid_backward, size))

@@ -1,0 +1,80 @@
+"""Inference over a whole video: class probabilities and embeddings, and full-resolution labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .network import NetworkSpec, embedding_dim, forward_with_embeddings, normalise
+
+
+@dataclass
+class VideoPrediction:
+    """probs ``(F, C, h, w)`` float16 at the working resolution; embeddings ``(F, D, h/p, w/p)``
+    float16 (average-pooled by ``p = embedding_pool``) or None."""
+
+    probs: np.ndarray
+    embeddings: np.ndarray | None
+
+
+def predict_video(
+    model: torch.nn.Module,
+    frames: np.ndarray,
+    spec: NetworkSpec,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    with_embeddings: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    embedding_pool: int = 2,
+) -> VideoPrediction:
+    """Run ``model`` (moved to ``device``, eval mode) on frames ``(F, H, W, 3)`` uint8 in batches.
+
+    Embeddings are the decoder features feeding the segmentation head, average-pooled
+    ``embedding_pool`` x ``embedding_pool`` (default 2: a quarter of the memory; selection works on
+    samples of 16x16 px or larger, so nothing it needs is lost). progress(done, total) after each batch.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
+    n, (h, w) = len(frames), spec.size
+    model.to(device).eval()
+    probs = np.empty((n, spec.num_classes, h, w), np.float16)
+    embeddings = None
+    if with_embeddings:
+        d = embedding_dim(spec, model)
+        embeddings = np.empty((n, d, h // embedding_pool, w // embedding_pool), np.float16)
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            logits, emb = forward_with_embeddings(model, normalise(frames[start:stop], spec, device))
+            probs[start:stop] = logits.float().softmax(dim=1).half().cpu().numpy()
+            if embeddings is not None:
+                if embedding_pool > 1:
+                    emb = F.avg_pool2d(emb.float(), embedding_pool)
+                embeddings[start:stop] = emb.half().cpu().numpy()
+            if progress is not None:
+                progress(stop, n)
+    return VideoPrediction(probs=probs, embeddings=embeddings)
+
+
+def upsample_labels(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Argmax labels at ``size`` (H, W) from probabilities ``(C, h, w)`` -> ``(H, W)`` or ``(F, C, h, w)`` ->
+    ``(F, H, W)``, int32.
+
+    Probabilities are upsampled bilinearly *before* the argmax, which keeps smooth class boundaries
+    at full resolution (an upsampled label map would be blocky). One frame at a time bounds memory.
+    """
+    single = probs.ndim == 3
+    stack = probs[None] if single else probs
+    if stack.ndim != 4:
+        raise ValueError(f"probs must be (C, h, w) or (F, C, h, w), got {probs.shape}")
+    out = np.empty((len(stack), *size), np.int32)
+    for i, frame in enumerate(stack):
+        p = torch.from_numpy(np.asarray(frame, dtype=np.float32))[None]
+        if tuple(p.shape[-2:]) != tuple(size):
+            p = F.interpolate(p, size=tuple(size), mode="bilinear", align_corners=False)
+        out[i] = p[0].argmax(dim=0).numpy()
+    return out[0] if single else out

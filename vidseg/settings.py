@@ -1,0 +1,144 @@
+"""One typed settings object, built from the environment in one place (`Settings.from_env`).
+
+Every variable is listed in the README's settings table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+GRANULARITIES = ("frame", "rectangle", "superpixel", "pixel")
+STRATEGIES = ("hvsa", "uncertainty", "random", "uniform")
+
+
+class SettingsError(ValueError):
+    """A variable has a value the backend cannot use; the message names it and says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_dir: Path = Path("model_dir")
+    redis_url: str | None = None
+    label_studio_url: str | None = None
+    label_studio_api_key: str | None = field(default=None, repr=False)
+    basic_auth_user: str | None = None
+    basic_auth_pass: str | None = field(default=None, repr=False)
+    video_field: str = "video"
+    frame_field: str = "frame"
+    image_field: str = "image"
+    granularity: str = "frame"
+    strategy: str = "hvsa"
+    budget: int = 5
+    rectangle_size: int = 16
+    superpixels_per_frame: int = 600
+    pixel_stride: int = 8
+    arch: str = "Unet"
+    encoder: str = "resnet18"
+    encoder_weights: str | None = None
+    base_checkpoint: Path | None = None
+    height: int = 192
+    width: int = 256
+    steps: int = 60
+    learning_rate: float = 1e-3
+    batch_size: int = 4
+    temporal_weight: float = 1.0
+    device: str = "cpu"
+    model_version: str = "vidseg"
+    job_timeout: int = 3600
+    queue_name: str = "vidseg"
+    allowed_hosts: tuple[str, ...] = ()
+    max_request_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict = {}
+        for name, (variable, aliases, parse) in _VARIABLES.items():
+            for key in (variable, *aliases):
+                raw = env.get(key)
+                if raw is not None and raw.strip() != "":
+                    try:
+                        values[name] = parse(raw.strip())
+                    except ValueError as error:
+                        raise SettingsError(f"{key}={raw!r}: {error}") from None
+                    break
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.granularity not in GRANULARITIES:
+            raise SettingsError(f"GRANULARITY={self.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
+        if self.strategy not in STRATEGIES:
+            raise SettingsError(f"STRATEGY={self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name.upper()} must be a positive integer")
+        if self.height % 32 or self.width % 32:
+            raise SettingsError(f"WORK_HEIGHT and WORK_WIDTH must be multiples of 32, got {self.height}x{self.width}")
+        if (self.basic_auth_user is None) != (self.basic_auth_pass is None):
+            raise SettingsError("set both BASIC_AUTH_USER and BASIC_AUTH_PASS, or neither")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("expected an integer") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("expected a number") from None
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    return tuple(host.strip().lower() for host in text.split(",") if host.strip())
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+# setting name -> (environment variable, aliases, parser)
+_VARIABLES = {
+    "model_dir": ("MODEL_DIR", (), Path),
+    "redis_url": ("REDIS_URL", (), str),
+    "label_studio_url": ("LABEL_STUDIO_URL", ("LABEL_STUDIO_HOST",), _url),
+    "label_studio_api_key": ("LABEL_STUDIO_API_KEY", ("LABEL_STUDIO_ACCESS_TOKEN",), str),
+    "basic_auth_user": ("BASIC_AUTH_USER", (), str),
+    "basic_auth_pass": ("BASIC_AUTH_PASS", (), str),
+    "video_field": ("VIDEO_FIELD", (), str),
+    "frame_field": ("FRAME_FIELD", (), str),
+    "image_field": ("IMAGE_FIELD", (), str),
+    "granularity": ("GRANULARITY", (), str.lower),
+    "strategy": ("STRATEGY", (), str.lower),
+    "budget": ("BUDGET", (), _int),
+    "rectangle_size": ("RECTANGLE_SIZE", (), _int),
+    "superpixels_per_frame": ("SUPERPIXELS_PER_FRAME", (), _int),
+    "pixel_stride": ("PIXEL_STRIDE", (), _int),
+    "arch": ("MODEL_ARCH", (), str),
+    "encoder": ("MODEL_ENCODER", (), str),
+    "encoder_weights": ("ENCODER_WEIGHTS", (), str),
+    "base_checkpoint": ("BASE_CHECKPOINT", (), Path),
+    "height": ("WORK_HEIGHT", (), _int),
+    "width": ("WORK_WIDTH", (), _int),
+    "steps": ("TRAIN_STEPS", (), _int),
+    "learning_rate": ("LEARNING_RATE", (), _float),
+    "batch_size": ("BATCH_SIZE", (), _int),
+    "temporal_weight": ("TEMPORAL_WEIGHT", (), _float),
+    "device": ("DEVICE", (), str),
+    "model_version": ("MODEL_VERSION", (), str),
+    "job_timeout": ("JOB_TIMEOUT", (), _int),
+    "queue_name": ("QUEUE_NAME", (), str),
+    "allowed_hosts": ("ALLOWED_HOSTS", (), _hosts),
+    "max_request_bytes": ("MAX_REQUEST_BYTES", (), _int),
+}
+assert set(_VARIABLES) == {f.name for f in fields(Settings)}, "every setting needs its variable"

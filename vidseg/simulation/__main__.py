@@ -1,0 +1,5 @@
+import sys
+
+from vidseg.simulation.cli import main
+
+sys.exit(main())
