@@ -8,12 +8,16 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+# A real Label Studio 1.23.2 in its own virtualenv, for the end-to-end tests.
+.ls-venv/bin/label-studio:
+	scripts/install-label-studio
+
+install: $(VENV)/.installed .ls-venv/bin/label-studio
 
 run: $(VENV)/.installed
 	$(PY) -m vidseg serve
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed .ls-venv/bin/label-studio
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed

@@ -17,6 +17,7 @@ from rq import Queue
 from vidseg.jobs.queue import RETRAIN_JOB, SCAN_JOB, enqueue_coalesced, lock_key, pending_key
 from vidseg.labelstudio.config import parse_label_config
 from vidseg.labelstudio.payloads import (
+    PayloadError,
     parse_predict,
     parse_setup,
     parse_webhook,

@@ -1,78 +1,145 @@
-"""Time candidate default networks: one training step (batch 4) and one inference frame at 192x256.
+"""Pick the default network: time candidates, optionally check that they still learn (CamVid clip).
 
-Run: ``.venv/bin/python benchmarks/bench_network.py [--threads N] [--steps N]``.
+Run: ``.venv/bin/python benchmarks/bench_network.py [--threads 2] [--rounds 6] [--quality]``.
 
-Results (2-core shared CPU, torch 2.x CPU, 2 threads, median of 5 steps after 1 warm-up):
-    FILLED IN BELOW
+Timing: ms per training step (batch 4, 192x256, AdamW, cross-entropy) and per inference frame
+(batch 8). Candidates run interleaved, one step each per round, and the *minimum* over rounds is
+reported, because the 2 cores are shared with other jobs (medians moved by 2x between runs).
+``--quality`` fine-tunes each candidate from scratch on every 10th frame of the CamVid val clip
+(11 frames, full labels) at 96x128 and reports label mIoU over all 101 frames at that resolution.
+
+Results (2-core shared CPU, torch 2.x, 2 threads):
+    RESULTS
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from vidseg.propagation.network import NetworkSpec, build_network
+from vidseg.labels import UNKNOWN
+from vidseg.propagation import (
+    FinetuneConfig,
+    NetworkSpec,
+    build_network,
+    compute_flows,
+    finetune,
+    predict_video,
+)
 
 SMP_DECODER = (256, 128, 64, 32, 16)
 HALF_DECODER = (128, 64, 32, 16, 16)
 CANDIDATES = [
-    ("Unet", "resnet18", SMP_DECODER),
-    ("Unet", "resnet18", HALF_DECODER),
-    ("Unet", "mobilenet_v2", SMP_DECODER),
-    ("Unet", "mobilenet_v2", HALF_DECODER),
-    ("Unet", "efficientnet-b0", HALF_DECODER),
-    ("Unet", "timm-mobilenetv3_large_100", HALF_DECODER),
+    ("resnet18", SMP_DECODER),
+    ("resnet18", HALF_DECODER),
+    ("mobilenet_v2", SMP_DECODER),
+    ("mobilenet_v2", HALF_DECODER),
+    ("efficientnet-b0", HALF_DECODER),
+    ("timm-mobilenetv3_large_100", HALF_DECODER),
 ]
+CAMVID = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "camvid"
+CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign", "fence", "car",
+                  "pedestrian", "bicyclist")
 
 
-def time_candidate(arch: str, encoder: str, decoder, steps: int, batch: int = 4) -> tuple[float, float, int]:
-    """Return (ms per training step, ms per inference frame, parameter count)."""
-    spec = NetworkSpec(classes=("a", "b", "c", "d", "e"), arch=arch, encoder=encoder, decoder_channels=decoder)
-    model = build_network(spec)
-    optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, 3, spec.height, spec.width)
-    y = torch.randint(0, len(spec.classes), (batch, spec.height, spec.width))
-    train_ms = []
-    model.train()
-    for i in range(steps + 2):
-        t0 = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        if i >= 2:  # the first steps pay for allocator and oneDNN warm-up
-            train_ms.append((time.perf_counter() - t0) * 1e3)
-    model.eval()
-    infer_ms = []
-    with torch.inference_mode():
-        xb = torch.randn(8, 3, spec.height, spec.width)
-        for i in range(3):
+def time_candidates(rounds: int, batch: int = 4) -> None:
+    setups = []
+    for encoder, decoder in CANDIDATES:
+        spec = NetworkSpec(classes=CAMVID_CLASSES, encoder=encoder, decoder_channels=decoder)
+        try:
+            model = build_network(spec)
+        except Exception as exc:  # an encoder missing from this smp/timm build is reported, not fatal
+            print(f"{encoder:28} {decoder!s:22} failed: {exc}")
+            continue
+        setups.append((encoder, decoder, model, torch.optim.AdamW(model.parameters(), lr=1e-3)))
+    x = torch.randn(batch, 3, 192, 256)
+    y = torch.randint(0, len(CAMVID_CLASSES), (batch, 192, 256))
+    xb = torch.randn(8, 3, 192, 256)
+    train = {id(s[2]): [] for s in setups}
+    infer = {id(s[2]): [] for s in setups}
+    for r in range(rounds + 1):
+        for _, _, model, optim in setups:
+            model.train()
             t0 = time.perf_counter()
-            model(xb)
-            if i:
-                infer_ms.append((time.perf_counter() - t0) * 1e3 / len(xb))
-    params = sum(p.numel() for p in model.parameters())
-    return statistics.median(train_ms), statistics.median(infer_ms), params
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            optim.zero_grad()
+            loss.backward()
+            optim.step()
+            t1 = time.perf_counter()
+            model.eval()
+            with torch.inference_mode():
+                model(xb)
+            t2 = time.perf_counter()
+            if r:  # round 0 pays for allocator and oneDNN warm-up
+                train[id(model)].append((t1 - t0) * 1e3)
+                infer[id(model)].append((t2 - t1) * 1e3 / len(xb))
+    print(f"{'encoder':28} {'decoder':22} {'train ms/step':>14} {'infer ms/frame':>15} {'params':>8}")
+    for encoder, decoder, model, _ in setups:
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        print(f"{encoder:28} {decoder!s:22} {min(train[id(model)]):14.0f} {min(infer[id(model)]):15.1f}"
+              f" {params:7.2f}M")
+
+
+def load_camvid():
+    import cv2
+
+    names = sorted(p.name for p in (CAMVID / "val").glob("*.png"))
+    frames = np.stack([cv2.cvtColor(cv2.imread(str(CAMVID / "val" / n)), cv2.COLOR_BGR2RGB) for n in names])
+    labels = np.stack([cv2.imread(str(CAMVID / "valannot" / n), cv2.IMREAD_GRAYSCALE) for n in names])
+    labels = labels.astype(np.int64)
+    labels[labels == 11] = UNKNOWN
+    return frames, labels
+
+
+def label_miou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> float:
+    known = truth != UNKNOWN
+    ious = []
+    for c in range(num_classes):
+        p, t = (pred == c) & known, truth == c
+        if t.any():
+            ious.append((p & t).sum() / (p | t).sum())
+    return 100 * float(np.mean(ious))
+
+
+def quality(steps: int, lr: float, temporal_weight: float, size=(96, 128)) -> None:
+    from vidseg.propagation import downscale_labels, upsample_labels
+
+    frames, truth = load_camvid()
+    small_truth = downscale_labels(truth, size)
+    sparse = np.full_like(truth, UNKNOWN)
+    sparse[::10] = truth[::10]
+    flows = compute_flows(frames, size=size) if temporal_weight else None
+    for encoder, decoder in CANDIDATES[1::2] + CANDIDATES[:1]:
+        torch.manual_seed(0)
+        spec = NetworkSpec(classes=CAMVID_CLASSES, encoder=encoder, decoder_channels=decoder,
+                           height=size[0], width=size[1])
+        model = build_network(spec)
+        config = FinetuneConfig(steps=steps, lr=lr, temporal_weight=temporal_weight)
+        stats = finetune(model, frames, sparse, flows, spec, config)
+        pred = upsample_labels(predict_video(model, frames, spec, with_embeddings=False).probs, size)
+        score = label_miou(pred, small_truth, len(CAMVID_CLASSES))
+        print(f"{encoder:28} {decoder!s:22} {steps} steps lr={lr} tw={temporal_weight}: "
+              f"{stats['seconds']:6.0f} s, label mIoU {score:5.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--quality", action="store_true", help="also fine-tune on the CamVid clip")
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--temporal-weight", type=float, default=1.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(f"{'arch':6} {'encoder':28} {'decoder':22} {'train ms/step':>14} {'infer ms/frame':>15} {'params':>10}")
-    for arch, encoder, decoder in CANDIDATES:
-        try:
-            train, infer, params = time_candidate(arch, encoder, decoder, args.steps)
-        except Exception as exc:  # an encoder missing from this smp/timm build is reported, not fatal
-            print(f"{arch:6} {encoder:28} {decoder!s:22} failed: {exc}")
-            continue
-        print(f"{arch:6} {encoder:28} {decoder!s:22} {train:14.0f} {infer:15.1f} {params / 1e6:9.2f}M")
+    if args.quality:
+        quality(args.steps, args.lr, args.temporal_weight)
+    else:
+        time_candidates(args.rounds)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,43 @@ def worker(args) -> int:
     return 0
 
 
+def _admin_client():
+    from vidseg.labelstudio.client import LabelStudioClient
+    from vidseg.settings import Settings
+
+    settings = Settings.from_env()
+    if not settings.label_studio_url or not settings.label_studio_api_key:
+        raise SystemExit("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (Account & Settings > Access Token)")
+    return LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key,
+                             allowed_hosts=settings.allowed_hosts), settings
+
+
+def connect_command(args) -> int:
+    from vidseg.admin import connect
+
+    client, settings = _admin_client()
+    connect(client, settings, args.project, args.backend_url, title=args.title)
+    return 0
+
+
+def import_video_command(args) -> int:
+    from vidseg.admin import import_video
+
+    client, settings = _admin_client()
+    size = None
+    if args.resize:
+        width, _, height = args.resize.partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise SystemExit(f"--resize {args.resize!r}: write WIDTHxHEIGHT, e.g. 480x360")
+        size = (int(height), int(width))
+    root = args.document_root or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
+    if not root:
+        raise SystemExit("give --document-root (Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
+    import_video(client, settings, args.project, Path(args.source), args.video or Path(args.source).stem,
+                 Path(root), size)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vidseg", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +132,20 @@ def main(argv: list[str] | None = None) -> int:
     work = commands.add_parser("worker", help="one RQ worker on REDIS_URL")
     work.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     work.set_defaults(func=worker)
+    link = commands.add_parser("connect", help="connect a Label Studio project to this backend and check it")
+    link.add_argument("--project", type=int, required=True, help="Label Studio project id")
+    link.add_argument("--backend-url", default=os.environ.get("BACKEND_URL", "http://localhost:9090"),
+                      help="URL at which Label Studio reaches this backend")
+    link.add_argument("--title", default="vidseg")
+    link.set_defaults(func=connect_command)
+    imp = commands.add_parser("import-video", help="a video file or folder of frames becomes frame tasks")
+    imp.add_argument("source", help="video file (anything OpenCV reads) or folder of frames")
+    imp.add_argument("--project", type=int, required=True)
+    imp.add_argument("--video", default=None, help="video id (default: the source's name)")
+    imp.add_argument("--resize", default=None, help="WIDTHxHEIGHT to resize frames to")
+    imp.add_argument("--document-root", default=None,
+                     help="Label Studio's local files document root (default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
+    imp.set_defaults(func=import_video_command)
     args = parser.parse_args(argv)
     return args.func(args)
 

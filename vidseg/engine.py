@@ -19,7 +19,6 @@ from vidseg.propagation import (
     VideoPrediction,
     finetune,
     predict_video,
-    resize_frames,
 )
 from vidseg.selection import image_features, pool_per_sample, sample_scores, select_samples
 
@@ -82,14 +81,13 @@ def fit_and_predict(
     frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) with UNKNOWN; flows at the
     working resolution (or None to train without the temporal term).
     """
-    work_frames = resize_frames(frames, (spec.height, spec.width))
     work_labels = labels_to_working_res(labels, (spec.height, spec.width))
 
     def on_step(step: int, total: int, _stats: dict) -> None:
         if progress:
             progress("finetune", step, total)
 
-    stats = finetune(model, work_frames, work_labels, flows, spec, config, progress=on_step)
+    stats = finetune(model, frames, work_labels, flows, spec, config, progress=on_step)
 
     def on_batch(done: int, total: int) -> None:
         if progress:

@@ -83,7 +83,7 @@ def test_download_frame(ls_client, video_project):
     expected = (frames_dir / "00000.png").read_bytes()
     assert ls_client.download(first["data"]["image"]) == expected
     assert ls_client.download(ls_client.url + first["data"]["image"]) == expected
-    with pytest.raises(LabelStudioError, match="allowed_hosts"):
+    with pytest.raises(LabelStudioError, match="ALLOWED_HOSTS"):
         ls_client.download("http://frames.example.com/00000.png")
     with pytest.raises(LabelStudioError) as excinfo:
         ls_client.download("/data/local-files/?d=elsewhere/missing.png")
@@ -312,7 +312,7 @@ def test_next_task_none_when_queue_is_empty():
 def test_download_from_allowed_host_without_credentials():
     with StubServer({"/frame.png": [(200, {"fake": "png"})]}) as frames:
         url = frames.url.replace("127.0.0.1", "localhost") + "/frame.png"
-        with pytest.raises(LabelStudioError, match="allowed_hosts"):
+        with pytest.raises(LabelStudioError, match="ALLOWED_HOSTS"):
             stub_client("http://127.0.0.1:1").download(url)
         assert frames.requests == []
         client = stub_client("http://127.0.0.1:1", allowed_hosts={"localhost"})

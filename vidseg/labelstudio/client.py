@@ -228,6 +228,20 @@ class LabelStudioClient:
             body["cluster"] = int(cluster)
         return self.request("POST", "/api/predictions/", json=body)
 
+    def upsert_prediction(
+        self, task: dict, result: list[dict], score: float, model_version: str, cluster: int | None = None
+    ) -> dict:
+        """Keep exactly one prediction of ``model_version`` on ``task`` (a task dict read with
+        ``fields=all``): update the existing one in place, delete duplicates, or create it."""
+        predictions = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
+        own = [p for p in predictions if p.get("model_version") == model_version]
+        if not own:
+            return self.create_prediction(task["id"], result, score, model_version, cluster)
+        for duplicate in own[1:]:
+            self.request("DELETE", f"/api/predictions/{duplicate['id']}/", raw=True)
+        body: dict[str, Any] = {"result": result, "score": float(score), "cluster": cluster}
+        return self.request("PATCH", f"/api/predictions/{own[0]['id']}/", json=body)
+
     def model_versions(self, project_id: int) -> dict:
         """``{model_version: prediction count}`` of a project's stored predictions."""
         return self.request("GET", f"/api/projects/{project_id}/model-versions/")
@@ -289,7 +303,7 @@ class LabelStudioClient:
             return self.request("GET", url_or_path, raw=True, auth=False).content
         raise LabelStudioError(
             f"refusing to download {url_or_path!r}: host {parts.hostname!r} is neither Label Studio's "
-            f"({urlsplit(self.url).hostname!r}) nor in allowed_hosts; add it to allowed_hosts to allow it"
+            f"({urlsplit(self.url).hostname!r}) nor in ALLOWED_HOSTS; add it to ALLOWED_HOSTS to allow it"
         )
 
 

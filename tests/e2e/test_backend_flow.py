@@ -1,0 +1,136 @@
+"""The whole product against a real Label Studio: import, connect, annotate, retrain, queue order.
+
+Runs `python -m vidseg serve` (web + RQ worker + private Redis) as a user would, drives it only
+through Label Studio's API and the admin commands, and checks what annotators would see.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from vidseg.labels import UNKNOWN
+from vidseg.labelstudio.brush import label_map_to_results, results_to_label_map
+from vidseg.labelstudio.config import parse_label_config
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+          '<Label value="Road"/><Label value="Car"/></BrushLabels></View>')
+N_FRAMES, HEIGHT, WIDTH = 8, 48, 64
+
+
+def synthetic_video(folder: Path) -> np.ndarray:
+    """A textured car (class 1) driving right over a road (class 0); returns the true labels."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    road = rng.integers(60, 110, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    labels = np.zeros((N_FRAMES, HEIGHT, WIDTH), dtype=np.int64)
+    for t in range(N_FRAMES):
+        frame = road.copy()
+        x0 = 4 + 4 * t
+        frame[16:32, x0:x0 + 20] = (200, 30, 30)
+        labels[t, 16:32, x0:x0 + 20] = 1
+        cv2.imwrite(str(folder / f"f{t:03d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return labels
+
+
+def _wait(check, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def backend(label_studio, tmp_path):
+    from vidseg.redis_server import free_port
+
+    port = free_port()
+    env = dict(
+        os.environ, MODEL_DIR=str(tmp_path / "models"), LABEL_STUDIO_URL=label_studio.url,
+        LABEL_STUDIO_API_KEY=label_studio.token, WORK_HEIGHT="64", WORK_WIDTH="64", TRAIN_STEPS="15",
+        BUDGET="2", PYTHONUNBUFFERED="1",
+    )
+    env.pop("REDIS_URL", None)  # the embedded default: serve starts its own Redis
+    log = (tmp_path / "backend.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vidseg", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--web-workers", "1", "--grace", "20"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        try:
+            return requests.get(f"{url}/health", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        _wait(healthy, 60, "the backend's /health")
+        yield url, env, tmp_path / "backend.log"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+
+
+def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_client, backend, tmp_path):
+    url, env, log = backend
+    truth = synthetic_video(tmp_path / "source")
+    project = ls_client.create_project("e2e video", CONFIG)["id"]
+    admin = dict(env)
+    subprocess.run([sys.executable, "-m", "vidseg", "import-video", str(tmp_path / "source"), "--project",
+                    str(project), "--video", "clip-1", "--document-root", str(label_studio.frames_root)],
+                   cwd=REPO, env=admin, check=True, timeout=120)
+    connected = subprocess.run([sys.executable, "-m", "vidseg", "connect", "--project", str(project),
+                                "--backend-url", url], cwd=REPO, env=admin, check=True, timeout=120,
+                               capture_output=True, text=True)
+    assert "connected ML backend" in connected.stdout
+
+    tasks = ls_client.video_tasks(project, "clip-1")
+    assert [t["data"]["frame"] for t in tasks] == list(range(N_FRAMES))
+    config = parse_label_config(CONFIG)
+    for frame in (1, 6):
+        ls_client.create_annotation(tasks[frame]["id"], label_map_to_results(truth[frame], config))
+
+    def retrained():
+        status = requests.get(f"{url}/status/{project}/clip-1", timeout=5).json()["videos"][0]
+        if status.get("state") == "failed":
+            raise AssertionError(f"the job failed: {status.get('last_error')}\n{log.read_text()[-3000:]}")
+        done = status.get("frames_labelled") == 2 and status.get("state") == "idle"
+        return status if done and not status["queue"]["pending"] and not status["queue"]["training"] else None
+
+    status = _wait(retrained, 240, "a retrain that saw both annotations")
+    assert status["round"] >= 1 and status["selected_by"] == "hvsa"
+    selected = set(status["selected"])
+    assert len(selected) == 2 and not selected & {1, 6}
+
+    tasks = ls_client.video_tasks(project, "clip-1")
+    for task in tasks:
+        own = [p for p in task["predictions"] if p["model_version"] == "vidseg"]
+        assert len(own) == 1, f"task {task['id']} has {len(own)} predictions of the backend"
+        predicted = results_to_label_map(own[0]["result"], config, HEIGHT, WIDTH)
+        assert predicted.shape == (HEIGHT, WIDTH) and set(np.unique(predicted)) <= {0, 1, UNKNOWN}
+    # human labels come back untouched in their frames' predictions
+    human = [p for p in tasks[6]["predictions"] if p["model_version"] == "vidseg"][0]
+    np.testing.assert_array_equal(results_to_label_map(human["result"], config, HEIGHT, WIDTH), truth[6])
+
+    project_info = ls_client.get_project(project)
+    assert project_info["sampling"] == "Uncertainty sampling" and project_info["model_version"] == "vidseg"
+    served = ls_client.next_task(project)
+    assert served["data"]["frame"] in selected
