@@ -80,7 +80,7 @@ def test_video_from_the_file_name_when_data_has_no_video_field():
 
 def test_task_without_video_field_says_which_fields_exist_and_which_setting():
     payload = annotation_event(image="https://cdn.example.com/frames/shot.png", clip="a")
-    with pytest.raises(PayloadError, match=r"no 'video' or 'frame' field.*'image', 'clip'.*video_field"):
+    with pytest.raises(PayloadError, match=r"no 'video' or 'frame' field.*'image', 'clip'.*VIDEO_FIELD"):
         parse_webhook(payload)
 
 
