@@ -105,7 +105,7 @@ def label_miou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> float:
     return 100 * float(np.mean(ious))
 
 
-def quality(steps: int, lr: float, temporal_weight: float, size=(96, 128)) -> None:
+def quality(steps: int, lr: float, temporal_weight: float, which: list[int], size=(96, 128)) -> None:
     from vidseg.propagation import downscale_labels, upsample_labels
 
     frames, truth = load_camvid()
@@ -113,7 +113,7 @@ def quality(steps: int, lr: float, temporal_weight: float, size=(96, 128)) -> No
     sparse = np.full_like(truth, UNKNOWN)
     sparse[::10] = truth[::10]
     flows = compute_flows(frames, size=size) if temporal_weight else None
-    for encoder, decoder in CANDIDATES[1::2] + CANDIDATES[:1]:
+    for encoder, decoder in [CANDIDATES[i] for i in which]:
         torch.manual_seed(0)
         spec = NetworkSpec(classes=CAMVID_CLASSES, encoder=encoder, decoder_channels=decoder,
                            height=size[0], width=size[1])
@@ -132,12 +132,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--quality", action="store_true", help="also fine-tune on the CamVid clip")
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--candidates", default="0,1,3,5", help="indices into CANDIDATES for --quality")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--temporal-weight", type=float, default=1.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quality:
-        quality(args.steps, args.lr, args.temporal_weight)
+        quality(args.steps, args.lr, args.temporal_weight, [int(i) for i in args.candidates.split(",")])
     else:
         time_candidates(args.rounds)
 

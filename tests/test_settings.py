@@ -27,6 +27,11 @@ def test_variables_and_aliases_are_read():
     assert settings.learning_rate == 0.01
 
 
+def test_booleans_accept_the_usual_spellings():
+    assert Settings.from_env({"PSEUDO_LABELS": "off"}).pseudo_labels is False
+    assert Settings.from_env({"PSEUDO_LABELS": "Yes"}).pseudo_labels is True
+
+
 def test_primary_name_wins_over_alias():
     settings = Settings.from_env({"LABEL_STUDIO_URL": "http://a:1", "LABEL_STUDIO_HOST": "http://b:2"})
     assert settings.label_studio_url == "http://a:1"
@@ -45,6 +50,7 @@ def test_secrets_are_not_in_repr():
     ({"WORK_HEIGHT": "100"}, "multiples of 32"),
     ({"LABEL_STUDIO_URL": "ls:8080"}, "http:// or https://"),
     ({"BASIC_AUTH_USER": "u"}, "set both BASIC_AUTH_USER and BASIC_AUTH_PASS"),
+    ({"PSEUDO_LABELS": "maybe"}, "PSEUDO_LABELS='maybe': expected true or false"),
 ])
 def test_bad_values_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=None) as info:

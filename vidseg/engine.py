@@ -19,6 +19,8 @@ from vidseg.propagation import (
     VideoPrediction,
     finetune,
     predict_video,
+    propagate_labels,
+    resize_nearest,
 )
 from vidseg.selection import image_features, pool_per_sample, sample_scores, select_samples
 
@@ -64,6 +66,36 @@ def labels_to_working_res(labels: np.ndarray, size: tuple[int, int]) -> np.ndarr
         known = flat != UNKNOWN
         out[frame, cell[known]] = flat[known]
     return out.reshape(n_frames, h, w)
+
+
+def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """Resolution to compute optical flow at: the frames' own, shrunk so the long side <= max_side."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def propagated_labels(human: np.ndarray, flows: Flows | None, trust: int) -> np.ndarray:
+    """Human labels (F, H, W) plus labels carried along reliable flow up to `trust` frames away.
+
+    A chain stops where the flow fails its forward-backward check (occlusions, borders), so only
+    labels that can be followed survive; thin classes break under warping far away, hence `trust`.
+    Flows at a lower resolution than the labels carry labels at theirs, enlarged back (nearest);
+    human labels always keep their own pixels. trust <= 0 (or no flows) returns the human labels.
+    """
+    if trust <= 0 or flows is None or len(human) < 2:
+        return human
+    small = labels_to_working_res(human, flows.size) if flows.size != human.shape[1:] else human
+    warped, distance = propagate_labels(small, flows, drop_occluded=True)
+    carried = np.where((distance <= trust) & (warped != UNKNOWN), warped, UNKNOWN)
+    carried = resize_nearest(carried, human.shape[1:])
+    return np.where(human != UNKNOWN, human, carried).astype(human.dtype)
+
+
+def deliver(propagated: np.ndarray, network: np.ndarray | None) -> np.ndarray:
+    """The labels a round delivers: human and reliably propagated labels win, the network fills the rest."""
+    if network is None:
+        return propagated
+    return np.where(propagated != UNKNOWN, propagated, network)
 
 
 def fit_and_predict(

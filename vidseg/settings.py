@@ -45,6 +45,9 @@ class Settings:
     learning_rate: float = 1e-3
     batch_size: int = 4
     temporal_weight: float = 1.0
+    warp_trust: int = 10
+    pseudo_labels: bool = True
+    flow_max_side: int = 640
     device: str = "cpu"
     model_version: str = "vidseg"
     job_timeout: int = 3600
@@ -74,7 +77,7 @@ class Settings:
             raise SettingsError(f"GRANULARITY={self.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"STRATEGY={self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout"):
+        for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout", "flow_max_side"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
         if self.height % 32 or self.width % 32:
@@ -95,6 +98,14 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         raise ValueError("expected a number") from None
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _hosts(text: str) -> tuple[str, ...]:
@@ -134,6 +145,9 @@ _VARIABLES = {
     "learning_rate": ("LEARNING_RATE", (), _float),
     "batch_size": ("BATCH_SIZE", (), _int),
     "temporal_weight": ("TEMPORAL_WEIGHT", (), _float),
+    "warp_trust": ("WARP_TRUST", (), _int),
+    "pseudo_labels": ("PSEUDO_LABELS", (), _bool),
+    "flow_max_side": ("FLOW_MAX_SIDE", (), _int),
     "device": ("DEVICE", (), str),
     "model_version": ("MODEL_VERSION", (), str),
     "job_timeout": ("JOB_TIMEOUT", (), _int),

@@ -18,11 +18,13 @@ def frame_results(
     selection,
     human: np.ndarray,
     predicted: np.ndarray | None,
+    confidence: np.ndarray | None = None,
 ) -> list[dict]:
-    """One entry per task: {"task_id", "result", "score", "cluster"}.
+    """One entry per task: {"task_id", "result", "score", "cluster", "confidence"}.
 
-    human: (F, H, W) human labels (UNKNOWN where none); predicted: (F, H, W) network labels or None
-    before the first training. Human labels always win over the network's.
+    human: (F, H, W) human labels (UNKNOWN where none); predicted: (F, H, W) delivered labels or None
+    before the first training; confidence: (F,) mean top-class probability of the network per frame.
+    Human labels always win over predicted ones.
     """
     n_frames, height, width = human.shape
     selected_frames = units.frame_of(selection.ids) if len(selection.ids) else np.zeros(0, dtype=np.int64)
@@ -43,7 +45,8 @@ def frame_results(
         if len(chosen):
             result += _focus_results(units, chosen, config, label_map, height, width)
         entries.append({"task_id": task["id"], "result": result, "score": float(scores[frame]),
-                        "cluster": clusters[frame]})
+                        "cluster": clusters[frame],
+                        "confidence": None if confidence is None else round(float(confidence[frame]), 4)})
     return entries
 
 

@@ -16,7 +16,7 @@ import torch
 from redis import Redis
 from rq import Queue
 
-from vidseg.engine import SelectionConfig, fit_and_predict, select_next
+from vidseg.engine import SelectionConfig, deliver, fit_and_predict, flow_size, propagated_labels, select_next
 from vidseg.jobs.annotations import annotation_fingerprint, human_labels
 from vidseg.jobs.frames import load_frames
 from vidseg.jobs.predictions import frame_results
@@ -34,6 +34,7 @@ from vidseg.propagation import (
     load_flows,
     load_user_checkpoint,
     predict_video,
+    resize_flows,
     save_checkpoint,
     save_flows,
     upsample_labels,
@@ -119,12 +120,16 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
             store.update_status(progress={"stage": stage, "done": done, "total": total})
 
     prediction = None
+    propagated = labels
     if known.any():
-        flows = _flows(store, frames, spec)
+        flows = _flows(store, frames, settings)
+        propagated = propagated_labels(labels, flows, settings.warp_trust)
         finetune = FinetuneConfig(steps=settings.steps, lr=settings.learning_rate, batch_size=settings.batch_size,
                                   temporal_weight=settings.temporal_weight, device=settings.device,
                                   seed=int(status.get("round", 0)))
-        prediction, _ = fit_and_predict(model, frames, labels, flows, spec, finetune, progress=progress)
+        prediction, _ = fit_and_predict(model, frames, propagated if settings.pseudo_labels else labels,
+                                        resize_flows(flows, (spec.height, spec.width)), spec, finetune,
+                                        progress=progress)
         save_checkpoint(store.checkpoint_path, model, spec, {"round": int(status.get("round", 0)) + 1})
     elif settings.base_checkpoint is not None:
         prediction = predict_video(model, frames, spec, device=settings.device)
@@ -133,8 +138,11 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
                        stride=settings.pixel_stride, frames=frames, n_superpixels=settings.superpixels_per_frame)
     labelled = pool_per_sample(units, known.astype(np.float32)) > 0.5
     selection = select_next(units, labelled, SelectionConfig(settings.strategy, settings.budget), prediction, frames)
-    predicted = None if prediction is None else upsample_labels(prediction.probs, (height, width))
-    results = frame_results(tasks, config, units, selection, labels, predicted)
+    predicted, confidence = None, None
+    if prediction is not None:
+        predicted = deliver(propagated, upsample_labels(prediction.probs, (height, width)))
+        confidence = prediction.probs.max(axis=1).astype(np.float32).mean(axis=(1, 2))
+    results = frame_results(tasks, config, units, selection, labels, predicted, confidence)
     for task, entry in zip(tasks, results, strict=True):
         client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
     client.set_project_sampling(project, model_version=settings.model_version)
@@ -175,12 +183,13 @@ def _starting_model(settings: Settings, store: VideoStore, spec):
     return build_network(spec).to(settings.device)
 
 
-def _flows(store: VideoStore, frames: np.ndarray, spec: NetworkSpec):
-    """Flows at working resolution, computed once per video and cached as float16."""
+def _flows(store: VideoStore, frames: np.ndarray, settings: Settings):
+    """Flows at FLOW_MAX_SIDE resolution, computed once per video and cached as float16."""
+    size = flow_size(frames.shape[1], frames.shape[2], settings.flow_max_side)
     if store.flows_path.exists():
         flows = load_flows(store.flows_path)
-        if flows.forward.shape[0] == len(frames) - 1 and flows.forward.shape[2:] == (spec.height, spec.width):
+        if len(flows) == len(frames) - 1 and flows.size == size:
             return flows
-    flows = compute_flows(frames, size=(spec.height, spec.width))
+    flows = compute_flows(frames, size=size)
     save_flows(store.flows_path, flows)
     return flows

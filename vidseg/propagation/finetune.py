@@ -44,8 +44,22 @@ class FinetuneConfig:
 
 
 def downscale_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest resize of label maps ``(F, H, W)`` to ``(F, h, w)``; UNKNOWN stays UNKNOWN."""
-    return resize_nearest(np.asarray(labels), size)
+    """Nearest resize of label maps ``(F, H, W)`` to ``(F, h, w)``; UNKNOWN stays UNKNOWN.
+
+    No labelled pixel is lost: a cell whose nearest sample is UNKNOWN takes a known label from
+    inside it, so sparse labels (single clicked pixels) survive the shrink.
+    """
+    labels = np.asarray(labels)
+    out = resize_nearest(labels, size)
+    if out is labels:
+        return out.copy()
+    (h, w), (H, W) = size, labels.shape[-2:]
+    for t in range(len(labels)):
+        rows, cols = np.nonzero(labels[t] != UNKNOWN)
+        r, c = rows * h // H, cols * w // W
+        lost = out[t, r, c] == UNKNOWN
+        out[t, r[lost], c[lost]] = labels[t, rows[lost], cols[lost]]
+    return out
 
 
 def _frame_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

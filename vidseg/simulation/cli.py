@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             budgets={**DEFAULT_BUDGETS, **args.budget}, max_rounds=args.rounds,
             target_miou=args.target, max_clicks_pct=args.max_clicks, epsilon=args.epsilon,
             rectangle_size=args.rectangle_size, superpixels_per_frame=args.superpixels,
-            pixel_stride=args.pixel_stride, warp_trust=args.warp_trust, init_checkpoint=args.init,
+            pixel_stride=args.pixel_stride, warp_trust=args.warp_trust, pseudo_labels=args.pseudo_labels,
+            init_checkpoint=args.init,
             spec=spec, finetune=finetune, seed=args.seed,
         )
         results = run_experiment(video, config, Path(args.out))
@@ -132,7 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--superpixels", type=_positive(int), default=600, help="superpixels per frame")
     run.add_argument("--pixel-stride", type=_positive(int), default=8)
     run.add_argument("--warp-trust", type=int, default=0,
-                     help="frames from a labelled pixel within which flow-warped labels beat the network")
+                     help="labels carried along reliable flow up to this many frames beat the network (0: off)")
+    run.add_argument("--pseudo-labels", action="store_true", help="train on those carried labels too")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")
     return parser
 

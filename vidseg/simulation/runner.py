@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from vidseg.atomic import atomic_write_bytes
-from vidseg.engine import SelectionConfig, fit_and_predict, select_next
-from vidseg.labels import UNKNOWN
+from vidseg.engine import SelectionConfig, deliver, fit_and_predict, propagated_labels, select_next
 from vidseg.propagation import (
     FinetuneConfig,
     NetworkSpec,
@@ -29,6 +28,7 @@ from vidseg.propagation import (
     load_checkpoint,
     predict_video,
     propagate_labels,
+    resize_flows,
     upsample_labels,
 )
 from vidseg.selection import make_units
@@ -62,7 +62,9 @@ class RunConfig:
     uncertainty: str = "entropy"
     uncertain_fraction: float = 0.5
     warp_trust: int = 0
-    """Frames within this distance of a labelled pixel take the flow-warped label over the network's."""
+    """Labels carried along reliable flow up to this many frames win over the network's (0: off)."""
+    pseudo_labels: bool = False
+    """Train on those carried labels too, not only on revealed ones."""
     init_checkpoint: str | None = None
     spec: NetworkSpec | None = None
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
@@ -89,9 +91,8 @@ def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = pr
     full_clicks = video_cost(video.labels, config.epsilon)
     log(f"{len(video.names)} frames, full manual cost {full_clicks} clicks")
     started = time.perf_counter()
-    work_flows = compute_flows(video.frames, size=(spec.height, spec.width))
-    needs_full_flows = "warp" in config.strategies or config.warp_trust > 0
-    full_flows = compute_flows(video.frames) if needs_full_flows else None
+    full_flows = compute_flows(video.frames)
+    work_flows = resize_flows(full_flows, (spec.height, spec.width))
     log(f"optical flow: {time.perf_counter() - started:.1f} s")
 
     results = {"config": _describe(config, spec), "full_clicks": full_clicks, "rows": []}
@@ -142,11 +143,12 @@ class _Series:
             if self.strategy == "warp":
                 fallback = propagate_labels(oracle.revealed, self.full_flows)[0]
             else:
+                propagated = propagated_labels(oracle.revealed, self.full_flows, config.warp_trust)
                 prediction, _ = fit_and_predict(
-                    model, video.frames, oracle.revealed, self.work_flows, self.spec,
-                    replace(config.finetune, seed=config.seed + round_index),
+                    model, video.frames, propagated if config.pseudo_labels else oracle.revealed,
+                    self.work_flows, self.spec, replace(config.finetune, seed=config.seed + round_index),
                 )
-                fallback = self._network_labels(prediction, oracle)
+                fallback = deliver(propagated, upsample_labels(prediction.probs, video.labels.shape[1:]))
             row = self._measure(round_index, oracle, fallback, time.perf_counter() - started)
             row["selected_by"] = selection.strategy
             rows.append(row)
@@ -160,14 +162,6 @@ class _Series:
             return model
         torch.manual_seed(self.config.seed)
         return build_network(self.spec).to(self.config.finetune.device)
-
-    def _network_labels(self, prediction, oracle: Oracle) -> np.ndarray:
-        labels = upsample_labels(prediction.probs, self.video.labels.shape[1:])
-        if self.config.warp_trust <= 0:
-            return labels
-        warped, distance = propagate_labels(oracle.revealed, self.full_flows)
-        trusted = (distance <= self.config.warp_trust) & (warped != UNKNOWN)
-        return np.where(trusted, warped, labels)
 
     def _measure(self, round_index: int, oracle: Oracle, fallback: np.ndarray, seconds: float) -> dict:
         delivered = deliver_labels(oracle.revealed, fallback)
