@@ -12,7 +12,7 @@ import logging
 import os
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from model import ServiceUnavailable, VideoSegmentationBackend
 from vidseg.labelstudio.brush import AnnotationFormatError
@@ -50,7 +50,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         return response
 
     def payload():
-        data = request.get_json(silent=True)
+        if request.content_length is None and len(request.get_data()) >= settings.max_request_bytes:
+            # A chunked body is cut at the limit, not refused: without this it reads as broken JSON.
+            raise RequestEntityTooLarge()
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # json.loads on nesting deeper than the interpreter's stack
+            data = None
         if data is None:
             raise PayloadError("the request body must be JSON (Content-Type: application/json)")
         return data
@@ -89,7 +95,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(AnnotationFormatError)
     def bad_request(error):
         backend.metrics.counters["http_error", "400"] += 1
-        return jsonify(error=str(error)), 400
+        message = str(error)  # messages quote the offending value: keep an echo of a huge one short
+        return jsonify(error=message if len(message) <= 2000 else message[:2000] + " [...]"), 400
 
     @app.errorhandler(ServiceUnavailable)
     def unavailable(error):

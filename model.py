@@ -6,6 +6,7 @@ and pushing predictions back to Label Studio happen in the RQ worker (`vidseg.jo
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from rq import Queue
 from vidseg.jobs.queue import RETRAIN_JOB, SCAN_JOB, enqueue_coalesced, lock_key, pending_key
 from vidseg.labelstudio.config import parse_label_config
 from vidseg.labelstudio.payloads import (
+    MAX_ID,
     PayloadError,
     parse_predict,
     parse_setup,
@@ -42,7 +44,7 @@ class Metrics:
     def render(self) -> str:
         lines = ["# TYPE vidseg_events_total counter"]
         for (name, label), value in sorted(self.counters.items()):
-            lines.append(f'vidseg_events_total{{event="{name}",detail="{label}"}} {value}')
+            lines.append(f'vidseg_events_total{{event="{_escape(name)}",detail="{_escape(label)}"}} {value}')
         lines += [
             "# TYPE vidseg_predict_seconds_total counter",
             f"vidseg_predict_seconds_total {self.predict_seconds:.6f}",
@@ -101,7 +103,7 @@ class VideoSegmentationBackend:
         results, missing = [], set()
         for task in request.tasks:
             project = request.project_id if request.project_id is not None else task.get("project")
-            if not isinstance(project, int):
+            if not isinstance(project, int) or isinstance(project, bool) or not 0 < project <= MAX_ID:
                 raise PayloadError(f"task {task['id']}: no project id in the request or the task; "
                                    "send 'project' as Label Studio does")
             video, frame = video_and_frame(
@@ -132,7 +134,7 @@ class VideoSegmentationBackend:
                               frame_field=self.settings.frame_field, image_field=self.settings.image_field)
         if event is None:
             action = payload.get("action") if isinstance(payload, dict) else None
-            self.metrics.counters["webhook_ignored", str(action)] += 1
+            self.metrics.counters["webhook_ignored", self._action_label(action)] += 1
             return {"status": "ignored", "action": action}
         self.metrics.counters["webhook", event.action] += 1
         if event.video is not None:
@@ -144,9 +146,19 @@ class VideoSegmentationBackend:
                                    f"scan project {event.project_id} after {event.action}")
         return {"status": "queued", "action": event.action, "video": event.video, **queued}
 
+    def _action_label(self, action) -> str:
+        """A metrics label for an ignored action: Label Studio's names as they are, anything else (any
+        JSON a caller sends, or more distinct names than Label Studio has) folded into "other"."""
+        seen = {label for name, label in self.metrics.counters if name == "webhook_ignored"}
+        if isinstance(action, str) and _ACTION_NAME.fullmatch(action) and (action in seen or len(seen) < 64):
+            return action
+        return "other"
+
     # --- operators -------------------------------------------------------------------------
 
     def status(self, project: int, video: str | None = None) -> dict:
+        if not 0 < project <= MAX_ID:  # a longer number is no project and no valid directory name
+            raise PayloadError(f"project {project} does not exist: project ids are 1 to {MAX_ID}")
         statuses = ([self.store.video(project, video).status()] if video is not None
                     else self.store.statuses(project))
         try:
@@ -163,9 +175,20 @@ class VideoSegmentationBackend:
         return {"project": project, "videos": statuses}
 
 
+_ACTION_NAME = re.compile(r"[A-Z][A-Z_]{0,63}")
+
+
+def _escape(label: str) -> str:
+    """A Prometheus label value: backslash, double quote and newline escaped."""
+    return label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _safe_url(url: str | None) -> str:
-    """A Redis URL without its password, for messages and logs."""
-    if not url or "@" not in url:
+    """A Redis URL without its password (user info or `?password=`), for messages and logs."""
+    if not url:
         return str(url)
+    url = url.split("?", 1)[0]
+    if "@" not in url:
+        return url
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

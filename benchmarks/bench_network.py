@@ -39,7 +39,7 @@ CANDIDATES = [
     ("mobilenet_v2", SMP_DECODER),
     ("mobilenet_v2", HALF_DECODER),
     ("efficientnet-b0", HALF_DECODER),
-    ("timm-mobilenetv3_large_100", HALF_DECODER),
+    ("tu-mobilenetv3_large_100", HALF_DECODER),
 ]
 CAMVID = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "camvid"
 CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign", "fence", "car",
@@ -105,7 +105,7 @@ def label_miou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> float:
     return 100 * float(np.mean(ious))
 
 
-def quality(steps: int, lr: float, temporal_weight: float, which: list[int], size=(96, 128)) -> None:
+def quality(steps: int, lr: float, temporal_weight: float, which: list[int], seed: int, size=(96, 128)) -> None:
     from vidseg.propagation import downscale_labels, upsample_labels
 
     frames, truth = load_camvid()
@@ -114,16 +114,16 @@ def quality(steps: int, lr: float, temporal_weight: float, which: list[int], siz
     sparse[::10] = truth[::10]
     flows = compute_flows(frames, size=size) if temporal_weight else None
     for encoder, decoder in [CANDIDATES[i] for i in which]:
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         spec = NetworkSpec(classes=CAMVID_CLASSES, encoder=encoder, decoder_channels=decoder,
                            height=size[0], width=size[1])
         model = build_network(spec)
-        config = FinetuneConfig(steps=steps, lr=lr, temporal_weight=temporal_weight)
+        config = FinetuneConfig(steps=steps, lr=lr, temporal_weight=temporal_weight, seed=seed)
         stats = finetune(model, frames, sparse, flows, spec, config)
         pred = upsample_labels(predict_video(model, frames, spec, with_embeddings=False).probs, size)
         score = label_miou(pred, small_truth, len(CAMVID_CLASSES))
         print(f"{encoder:28} {decoder!s:22} {steps} steps lr={lr} tw={temporal_weight}: "
-              f"{stats['seconds']:6.0f} s, label mIoU {score:5.1f}")
+              f"{stats['seconds']:6.0f} s, label mIoU {score:5.1f} (seed {seed})")
 
 
 def main() -> None:
@@ -132,13 +132,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--quality", action="store_true", help="also fine-tune on the CamVid clip")
     parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--candidates", default="0,1,3,5", help="indices into CANDIDATES for --quality")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--temporal-weight", type=float, default=1.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quality:
-        quality(args.steps, args.lr, args.temporal_weight, [int(i) for i in args.candidates.split(",")])
+        quality(args.steps, args.lr, args.temporal_weight, [int(i) for i in args.candidates.split(",")],
+                args.seed)
     else:
         time_candidates(args.rounds)
 

@@ -1,4 +1,4 @@
-"""`python -m vidseg COMMAND`: serve (web + worker + private Redis), worker, connect, import-video."""
+"""`python -m vidseg COMMAND`: serve (web + worker + private Redis), worker, connect, import-video, export."""
 
 from __future__ import annotations
 
@@ -119,6 +119,12 @@ def import_video_command(args) -> int:
     return 0
 
 
+def export_command(args) -> int:
+    from vidseg.export import export_command as run_export
+
+    return run_export(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vidseg", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--document-root", default=None,
                      help="Label Studio's local files document root (default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
     imp.set_defaults(func=import_video_command)
+    out = commands.add_parser("export", help="labels of a project's videos as index/colour PNGs with provenance")
+    out.add_argument("--project", type=int, required=True)
+    out.add_argument("--video", default=None, help="one video id (default: every video in MODEL_DIR's store)")
+    out.add_argument("--out", required=True, help="output folder (one subfolder per video)")
+    out.add_argument("--label-config", default=None, help="label config XML file, when Label Studio is not set")
+    out.set_defaults(func=export_command)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -45,7 +45,7 @@ class Settings:
     learning_rate: float = 1e-3
     batch_size: int = 4
     temporal_weight: float = 1.0
-    warp_trust: int = 10
+    warp_trust: int = 100
     pseudo_labels: bool = True
     flow_max_side: int = 640
     device: str = "cpu"
@@ -54,6 +54,7 @@ class Settings:
     queue_name: str = "vidseg"
     allowed_hosts: tuple[str, ...] = ()
     max_request_bytes: int = 64 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,7 +78,8 @@ class Settings:
             raise SettingsError(f"GRANULARITY={self.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"STRATEGY={self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout", "flow_max_side"):
+        for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout", "flow_max_side",
+                     "max_image_pixels"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
         if self.height % 32 or self.width % 32:
@@ -154,5 +156,6 @@ _VARIABLES = {
     "queue_name": ("QUEUE_NAME", (), str),
     "allowed_hosts": ("ALLOWED_HOSTS", (), _hosts),
     "max_request_bytes": ("MAX_REQUEST_BYTES", (), _int),
+    "max_image_pixels": ("MAX_IMAGE_PIXELS", (), _int),
 }
 assert set(_VARIABLES) == {f.name for f in fields(Settings)}, "every setting needs its variable"

@@ -67,7 +67,7 @@ def retrain_video(project: int, video: str, job_id: str) -> dict:
         try:
             outcome = run_round(settings, _client(settings), store, project, video)
         except Exception as error:
-            store.update_status(state="failed", last_error=f"{type(error).__name__}: {error}", failed_at=time.time())
+            store.update_status(state="failed", last_error=_reason(error), failed_at=time.time())
             raise
         store.update_status(state="idle", last_error=None, last_duration_s=round(time.perf_counter() - started, 2),
                             last_trained_at=time.time(), progress=None, **outcome)
@@ -75,6 +75,20 @@ def retrain_video(project: int, video: str, job_id: str) -> dict:
     finally:
         if lock.owned():
             lock.release()
+
+
+def _reason(error: BaseException) -> str:
+    """The error for the status, with the OS error behind it when there is one: torch.save on a full
+    disk raises a RuntimeError ("unexpected pos ...") whose context is the OSError that says why."""
+    text = f"{type(error).__name__}: {error}"
+    cause = error
+    for _ in range(10):  # a chain is short; the bound guards against a cycle
+        cause = cause.__cause__ or cause.__context__
+        if cause is None or isinstance(error, OSError):
+            break
+        if isinstance(cause, OSError):
+            return f"{text} (caused by {type(cause).__name__}: {cause})"
+    return text
 
 
 def scan_project(project: int, _video: None, job_id: str) -> dict:
@@ -106,7 +120,8 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
         raise JobError(f"project {project} has no tasks with data[{settings.video_field!r}] == {video!r}: "
                        "check VIDEO_FIELD")
     image_field = config.image_value or settings.image_field
-    frames = load_frames(client.download, tasks, image_field, store.dir.parent / "frames")
+    frames = load_frames(client.download, tasks, image_field, store.dir.parent / "frames",
+                         max_pixels=settings.max_image_pixels)
     n_frames, height, width = frames.shape[:3]
     labels = human_labels(tasks, config, height, width)
     known = labels != UNKNOWN

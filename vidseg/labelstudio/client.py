@@ -115,7 +115,7 @@ class LabelStudioClient:
         raise AssertionError("unreachable")
 
     def _delay(self, attempt: int, retry_after: str | None = None) -> float:
-        if retry_after and retry_after.strip().isdigit():
+        if retry_after and retry_after.strip().isascii() and retry_after.strip().isdigit():
             return min(float(retry_after), 60.0)
         return self.backoff * 2**attempt
 
@@ -285,13 +285,19 @@ class LabelStudioClient:
 
     # --- files ----------------------------------------------------------------------------
 
-    def download(self, url_or_path: str) -> bytes:
+    def download(self, url_or_path: str, _hops: int = 0) -> bytes:
         """Bytes of a task's file: a Label Studio path (``/data/upload/...``,
         ``/data/local-files/?d=...``) or URL on Label Studio's host, fetched with the API key;
-        or an http(s) URL on a host in ``allowed_hosts``, fetched without credentials."""
+        or an http(s) URL on a host in ``allowed_hosts``, fetched without credentials (redirects
+        are followed only to Label Studio's host or an allowed host)."""
+        if url_or_path.startswith("//"):  # scheme-relative: another host, as a browser reads it
+            url_or_path = f"{urlsplit(self.url).scheme}:{url_or_path}"
         if url_or_path.startswith("/"):
             return self.request("GET", url_or_path, raw=True).content
-        parts = urlsplit(url_or_path)
+        try:
+            parts = urlsplit(url_or_path)
+        except ValueError as exc:  # e.g. unbalanced IPv6 brackets
+            raise LabelStudioError(f"cannot download {url_or_path!r}: not a valid URL ({exc})") from None
         if parts.scheme not in ("http", "https"):
             raise LabelStudioError(
                 f"cannot download {url_or_path!r}: only Label Studio paths and http(s) URLs are supported "
@@ -300,7 +306,13 @@ class LabelStudioClient:
         if parts.netloc.lower() == urlsplit(self.url).netloc.lower():
             return self.request("GET", url_or_path, raw=True).content
         if (parts.hostname or "").lower() in self.allowed_hosts:
-            return self.request("GET", url_or_path, raw=True, auth=False).content
+            response = self.request("GET", url_or_path, raw=True, auth=False, allow_redirects=False)
+            if not response.is_redirect:
+                return response.content
+            target = urljoin(url_or_path, response.headers["Location"])
+            if _hops >= 5:
+                raise LabelStudioError(f"cannot download {url_or_path!r}: too many redirects")
+            return self.download(target, _hops + 1)  # the target passes the same host check
         raise LabelStudioError(
             f"refusing to download {url_or_path!r}: host {parts.hostname!r} is neither Label Studio's "
             f"({urlsplit(self.url).hostname!r}) nor in ALLOWED_HOSTS; add it to ALLOWED_HOSTS to allow it"

@@ -31,7 +31,9 @@ TRAIN_ACTIONS = frozenset({"START_TRAINING"})
 HANDLED_ACTIONS = ANNOTATION_ACTIONS | DELETE_ACTIONS | TRAIN_ACTIONS
 
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
-_VIDEO_FRAME = re.compile(r"^(?P<video>.+)_[A-Za-z]*(?P<frame>\d+)$")
+_VIDEO_FRAME = re.compile(r"^(?P<video>.+)_[A-Za-z]*(?P<frame>[0-9]+)$")
+MAX_ID = 2**63 - 1
+"""Largest project id or frame index accepted (Label Studio's ids are 64-bit integers)."""
 
 
 class PayloadError(ValueError):
@@ -74,13 +76,24 @@ def project_id_of(value: Any, where: str = "project") -> int:
     if isinstance(value, dict):
         value = value.get("id")
         where += ".id"
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
         return value
     if isinstance(value, str):
-        head = value.split(".", 1)[0]
-        if head.isdigit() and int(head) > 0:
-            return int(head)
+        head = _decimal(value.split(".", 1)[0])
+        if head is not None and head > 0:
+            return head
     raise PayloadError(f"{where} is {value!r}: expected a project id or \"<id>.<timestamp>\" as LS sends it")
+
+
+def _decimal(text: str) -> int | None:
+    """The integer an ASCII digit string spells, None for anything else or above MAX_ID.
+
+    (``str.isdigit`` accepts "²", which ``int`` refuses, and ``int`` refuses over 4300 digits.)
+    """
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def _int_id(value: Any, where: str) -> int:
@@ -91,7 +104,10 @@ def _int_id(value: Any, where: str) -> int:
 
 def _frame_source(url: str) -> tuple[str, bool]:
     """(path of the frame file, whether it is an LS upload) for a task image URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[::1" (unbalanced IPv6 brackets)
+        return "", False
     query = parse_qs(parts.query)
     if "d" in query:  # local storage: /data/local-files/?d=<path under the document root>
         return query["d"][0], False
@@ -116,10 +132,10 @@ def parse_frame_name(url: str) -> tuple[str, int] | None:
     if uploaded:
         stem = _UPLOAD_PREFIX.sub("", stem)
     match = _VIDEO_FRAME.match(stem)
-    if match:
-        return match["video"], int(match["frame"])
-    if stem.isdigit() and len(pieces) >= 2 and not uploaded:
-        return pieces[-2], int(stem)
+    if match and _decimal(match["frame"]) is not None:
+        return match["video"], _decimal(match["frame"])
+    if _decimal(stem) is not None and len(pieces) >= 2 and not uploaded:
+        return pieces[-2], _decimal(stem)
     return None
 
 
@@ -128,9 +144,9 @@ def _frame_value(value: Any, where: str) -> int:
         raise PayloadError(f"{where} is {value!r}, expected a frame index")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or value < 0:
+    if isinstance(value, str) and _decimal(value.strip()) is not None:
+        value = _decimal(value.strip())
+    if not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise PayloadError(f"{where} is {value!r}, expected a frame index (integer >= 0)")
     return value
 
@@ -172,7 +188,7 @@ def parse_webhook(payload: Any, video_field: str = "video", frame_field: str = "
     if not isinstance(payload, dict):
         raise PayloadError(f"a webhook body is a JSON object, got {type(payload).__name__}")
     action = payload.get("action")
-    if action not in HANDLED_ACTIONS:
+    if not isinstance(action, str) or action not in HANDLED_ACTIONS:  # a list or dict is unhashable
         return None
     if "project" not in payload:
         raise PayloadError(f"{action} webhook has no 'project': Label Studio sends the project object")
@@ -192,7 +208,7 @@ def parse_webhook(payload: Any, video_field: str = "video", frame_field: str = "
     tasks = payload.get("task")
     if tasks is None:  # older LS: only the task id inside the annotation
         task_ids = {a.get("task") for a in (annotation if isinstance(annotation, list) else [annotation])
-                    if isinstance(a, dict)}
+                    if isinstance(a, dict) and isinstance(a.get("task"), int)}
         task_id = task_ids.pop() if len(task_ids) == 1 else None
         return WebhookEvent(action, project_id, task_id=task_id if isinstance(task_id, int) else None,
                             annotation_ids=annotation_ids)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_write
 from .network import NetworkSpec, build_network
 
 log = logging.getLogger(__name__)
@@ -42,30 +40,8 @@ def _plain(value):
 
 
 def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temp file in the target directory, fsync, then ``os.replace``.
-
-    Readers never see a half-written file, even if the worker is killed mid-save.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    # fsync the directory so the rename itself survives a crash (not possible on every OS).
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """``torch.save`` atomically: readers never see a half-written file, even if the worker is killed."""
+    atomic_write(path, lambda file: torch.save(obj, file))
 
 
 def save_checkpoint(

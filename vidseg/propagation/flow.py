@@ -7,17 +7,15 @@ to t, channel 0 = dx, 1 = dy, in pixels of the map it belongs to. Warping pulls:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..atomic import atomic_write
 from ..labels import UNKNOWN
 
 PRESETS = {
@@ -119,23 +117,15 @@ def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, prese
 
 
 def save_flows(path: str | os.PathLike, flows: Flows) -> None:
-    """Write a compressed ``.npz`` (float16 flows), atomically: temp file, fsync, ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:  # a file object, so numpy does not append ".npz"
-            np.savez_compressed(
-                f, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
-                valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write a compressed ``.npz`` (float16 flows), atomically."""
+
+    def write(file) -> None:  # a file object, so numpy does not append ".npz"
+        np.savez_compressed(
+            file, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
+            valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
+        )
+
+    atomic_write(path, write)
 
 
 def load_flows(path: str | os.PathLike) -> Flows:

@@ -2,6 +2,8 @@
 
     python -m vidseg.simulation run --frames DIR --labels DIR --ignore-index 11 --out runs/clip
     python -m vidseg.simulation pretrain --frames DIR --labels DIR --ignore-index 11 --out base.pt
+    python -m vidseg.simulation pixels --frames DIR --labels DIR --ignore-index 11 --images 10 --out runs/pixels
+    python -m vidseg.simulation dataset --frames DIR --labels DIR --val-frames DIR --val-labels DIR --out runs/ds
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from pathlib import Path
 
 from vidseg.propagation import FinetuneConfig, NetworkSpec
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, load_video
+from vidseg.simulation.pixel_commands import add_pixel_commands, run_pixel_command
 from vidseg.simulation.runner import DEFAULT_BUDGETS, GRANULARITIES, STRATEGIES, RunConfig, run_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("pixels", "dataset"):
+        return run_pixel_command(args)
     try:
         video = load_video(
             args.frames, args.labels, ignore_index=args.ignore_index, n_classes=args.classes,
@@ -132,10 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rectangle-size", type=_positive(int), default=16)
     run.add_argument("--superpixels", type=_positive(int), default=600, help="superpixels per frame")
     run.add_argument("--pixel-stride", type=_positive(int), default=8)
-    run.add_argument("--warp-trust", type=int, default=0,
+    run.add_argument("--warp-trust", type=int, default=RunConfig.warp_trust,
                      help="labels carried along reliable flow up to this many frames beat the network (0: off)")
-    run.add_argument("--pseudo-labels", action="store_true", help="train on those carried labels too")
+    run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RunConfig.pseudo_labels,
+                     help="train on those carried labels too")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")
+    add_pixel_commands(commands)
     return parser
 
 

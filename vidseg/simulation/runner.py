@@ -61,9 +61,9 @@ class RunConfig:
     pixel_stride: int = 8
     uncertainty: str = "entropy"
     uncertain_fraction: float = 0.5
-    warp_trust: int = 0
+    warp_trust: int = 100
     """Labels carried along reliable flow up to this many frames win over the network's (0: off)."""
-    pseudo_labels: bool = False
+    pseudo_labels: bool = True
     """Train on those carried labels too, not only on revealed ones."""
     init_checkpoint: str | None = None
     spec: NetworkSpec | None = None
