@@ -49,6 +49,9 @@ def start_private_redis(data_dir: Path, port: int | None = None, timeout: float 
         [executable, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
          "--appendonly", "yes", "--save", "", "--logfile", str(data_dir / "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C to the terminal's process group must not stop Redis before
+        # the worker has finished (or re-queued) its job; `stop()` ends it last.
+        start_new_session=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + timeout

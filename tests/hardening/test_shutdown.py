@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -88,20 +87,20 @@ def test_gunicorn_drains_the_request_in_flight_and_exits_0_on_sigterm(tmp_path, 
                                headers={"Content-Type": "application/json"}, timeout=10)
         assert answer.status_code == 413 and "MAX_REQUEST_BYTES=100000" in answer.json()["error"]
 
-        body = json.dumps({"action": "ANNOTATION_CREATED", "project": 1, "annotation": {"id": 1},
-                           "task": {"id": 1, "data": {"video": "clip-1", "frame": 0}}}).encode()
-
-        def slow_body():  # the event arrives slowly: SIGTERM lands while the request is in flight
-            yield body[:10]
-            time.sleep(1.0)
-            yield body[10:]
-
+        body = {"action": "ANNOTATION_CREATED", "project": 1, "annotation": {"id": 1},
+                "task": {"id": 1, "data": {"video": "clip-1", "frame": 0}}}
         answers = []
-        sender = threading.Thread(target=lambda: answers.append(requests.post(
-            f"{url}/webhook", data=slow_body(), headers={"Content-Type": "application/json"}, timeout=20)))
-        sender.start()
-        time.sleep(0.4)
-        web.send_signal(signal.SIGTERM)
+        sender = threading.Thread(target=lambda: answers.append(
+            requests.post(f"{url}/webhook", json=body, timeout=20)))
+        # Hold Redis writes so the webhook is caught inside the app (enqueueing) when SIGTERM comes.
+        redis.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
+        try:
+            sender.start()
+            _wait(lambda: redis.info("clients")["blocked_clients"] >= 1, 10, "the webhook to reach Redis")
+            web.send_signal(signal.SIGTERM)
+            time.sleep(0.1)  # well inside the web's 0.5 s Redis timeout
+        finally:
+            redis.execute_command("CLIENT", "UNPAUSE")
         sender.join(20)
         assert web.wait(30) == 0, log.read_text()
     finally:

@@ -20,6 +20,7 @@ from .inference import VideoPrediction, predict_video, upsample_labels
 from .losses import masked_cross_entropy, temporal_consistency
 from .network import (
     DEFAULT_DECODER_CHANNELS,
+    DEFAULT_ENCODER,
     NetworkSpec,
     build_network,
     capture_embeddings,
@@ -30,6 +31,7 @@ from .network import (
 
 __all__ = [
     "DEFAULT_DECODER_CHANNELS",
+    "DEFAULT_ENCODER",
     "UNREACHABLE",
     "CheckpointError",
     "Flows",
