@@ -56,3 +56,12 @@ def test_bad_values_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=None) as info:
         Settings.from_env(env)
     assert fragment in str(info.value)
+
+
+def test_network_defaults_match_the_propagation_core():
+    from vidseg.propagation import NetworkSpec
+
+    settings = Settings.from_env({})
+    spec = NetworkSpec(classes=("a",))
+    assert (settings.arch, settings.encoder, settings.height, settings.width) == (
+        spec.arch, spec.encoder, spec.height, spec.width)

@@ -36,7 +36,7 @@ class Settings:
     superpixels_per_frame: int = 600
     pixel_stride: int = 8
     arch: str = "Unet"
-    encoder: str = "resnet18"
+    encoder: str = "tu-mobilenetv3_large_100"
     encoder_weights: str | None = None
     base_checkpoint: Path | None = None
     height: int = 192

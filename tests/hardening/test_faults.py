@@ -88,6 +88,40 @@ def test_web_reconnects_after_a_redis_restart(tmp_path):
         server.stop()
 
 
+@pytest.mark.slow
+def test_worker_survives_a_redis_restart_and_runs_the_next_job(tmp_path):
+    port = free_port()
+    server = start_private_redis(tmp_path / "redis", port=port)
+    log = tmp_path / "worker.log"
+    env = dict(os.environ, REDIS_URL=server.url, QUEUE_NAME="restart", MODEL_DIR=str(tmp_path))
+    with log.open("w") as output:
+        worker = subprocess.Popen([sys.executable, "-m", "vidseg", "worker"], cwd=REPO, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT)
+    try:
+        queue = Queue("restart", connection=Redis.from_url(server.url))
+        before = queue.enqueue("subprocess.check_output", ["echo", "before"])
+        _until(lambda: before.get_status(refresh=True) == "finished", 60, "the first job")
+        server.stop()
+        time.sleep(0.5)
+        server = start_private_redis(tmp_path / "redis", port=port)
+        after = Queue("restart", connection=Redis.from_url(server.url)).enqueue("subprocess.check_output",
+                                                                               ["echo", "after"])
+        _until(lambda: after.get_status(refresh=True) == "finished", 60, "a job after the restart")
+        assert after.return_value() == b"after\n" and worker.poll() is None
+        assert "could not connect to Redis" in log.read_text()
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        server.stop()
+
+
+def _until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 # --- Label Studio failing during a job ---------------------------------------------------------------
 
 
@@ -129,6 +163,17 @@ def test_label_studio_unreachable(job_env, monkeypatch, fast_retries):
     status = _status(job_env)
     assert status["state"] == "failed" and "cannot connect to Label Studio" in status["last_error"]
     assert len(fast_retries) == 3  # 4 attempts with backoff before giving up
+
+
+def test_project_scan_skips_tasks_that_are_no_video_frames(job_env, stub_ls, redis):
+    from vidseg.jobs.queue import pending_key
+    from vidseg.jobs.retrain import scan_project
+
+    stub_ls.tasks.append({"id": 999, "project": 1, "annotations": [], "predictions": [],
+                          "data": {"image": "/data/upload/1/holiday-photo.png"}})  # no video id, no frame
+    outcome = scan_project(1, None, "scan-1")
+    assert outcome == {"videos": 1, "queued": ["clip-1"], "skipped_tasks": 1}
+    assert redis.exists(pending_key(1, "clip-1"))
 
 
 # --- bad frames -----------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ def app(tmp_path, redis_url, redis):
 
 def test_generated_requests_never_get_a_5xx_or_a_non_json_error(app, caplog):
     caplog.set_level(logging.ERROR, logger="vidseg.web")
-    tally = fuzz_http.fuzz(app, examples=250, tally=fuzz_http.Tally())
+    tally = fuzz_http.fuzz(app, examples=200, tally=fuzz_http.Tally())
     print(f"fuzz: {tally.tried} requests, status {dict(tally.status)}, violations {dict(tally.kinds)}")
-    assert tally.tried >= 250
+    assert tally.tried >= 200
     assert tally.crashes == 0 and tally.server_errors == 0, tally.examples
     assert not tally.kinds, tally.examples
     assert not [r for r in caplog.records if "unexpected error" in r.getMessage()]

@@ -110,7 +110,7 @@ class Recorder(ThreadingHTTPServer):
 
         super().__init__((host, 0), Handler)
         self.base = f"http://{host}:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
 
 @pytest.fixture

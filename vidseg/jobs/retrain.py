@@ -24,7 +24,7 @@ from vidseg.jobs.queue import RETRAIN_JOB, claim_pending, enqueue_coalesced, loc
 from vidseg.labels import UNKNOWN
 from vidseg.labelstudio.client import LabelStudioClient
 from vidseg.labelstudio.config import parse_label_config
-from vidseg.labelstudio.payloads import video_and_frame
+from vidseg.labelstudio.payloads import PayloadError, video_and_frame
 from vidseg.propagation import (
     FinetuneConfig,
     NetworkSpec,
@@ -98,10 +98,18 @@ def scan_project(project: int, _video: None, job_id: str) -> dict:
     claim_pending(redis, project, None, job_id)
     tasks = _client(settings).all_tasks(project)
     by_video: dict[str, list[dict]] = {}
+    skipped = 0
     for task in tasks:
-        video, _ = video_and_frame(task.get("data", {}), settings.video_field, settings.frame_field,
-                                   settings.image_field)
+        try:
+            video, _ = video_and_frame(task.get("data", {}), settings.video_field, settings.frame_field,
+                                       settings.image_field)
+        except PayloadError:  # a task that is no video frame must not stop the scan of the others
+            skipped += 1
+            continue
         by_video.setdefault(video, []).append(task)
+    if skipped:
+        log.warning("project %s: %d task(s) name no video and frame (VIDEO_FIELD / FRAME_FIELD); skipped",
+                    project, skipped)
     store = Store(settings.model_dir)
     queue = Queue(settings.queue_name, connection=redis)
     queued = []
@@ -110,7 +118,7 @@ def scan_project(project: int, _video: None, job_id: str) -> dict:
             enqueue_coalesced(redis, queue, RETRAIN_JOB, project, video, job_timeout=settings.job_timeout,
                               description=f"retrain {project}/{video} after a project scan")
             queued.append(video)
-    return {"videos": len(by_video), "queued": queued}
+    return {"videos": len(by_video), "queued": queued, "skipped_tasks": skipped}
 
 
 def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, video: str) -> dict:
@@ -193,7 +201,8 @@ def _starting_model(settings: Settings, store: VideoStore, spec):
             return model
         log.warning("classes changed for %s: starting a new network", store.dir)
     if settings.base_checkpoint is not None:
-        return load_user_checkpoint(settings.base_checkpoint, spec).to(settings.device)
+        model, _skipped_head = load_user_checkpoint(settings.base_checkpoint, spec, device=settings.device)
+        return model
     torch.manual_seed(0)
     return build_network(spec).to(settings.device)
 

@@ -1,0 +1,39 @@
+"""Where a video's network starts: its last round, else the base checkpoint, else scratch."""
+
+import torch
+
+from vidseg.jobs.retrain import _starting_model
+from vidseg.propagation import NetworkSpec, build_network, save_checkpoint
+from vidseg.settings import Settings
+from vidseg.store import Store
+
+SPEC = NetworkSpec(classes=("road", "car"), height=64, width=64)
+
+
+def _first_weight(model):
+    return next(iter(model.state_dict().values())).clone()
+
+
+def test_base_checkpoint_then_warm_start(tmp_path):
+    torch.manual_seed(1)
+    base = build_network(SPEC)
+    save_checkpoint(tmp_path / "base.pt", base, SPEC)
+    settings = Settings(model_dir=tmp_path / "models", base_checkpoint=tmp_path / "base.pt")
+    store = Store(settings.model_dir).video(1, "clip")
+    started = _starting_model(settings, store, SPEC)
+    assert torch.equal(_first_weight(started), _first_weight(base))
+
+    with torch.no_grad():
+        next(iter(started.parameters())).add_(1.0)
+    save_checkpoint(store.checkpoint_path, started, SPEC, {"round": 1})
+    warm = _starting_model(settings, store, SPEC)
+    assert torch.equal(_first_weight(warm), _first_weight(started))
+
+
+def test_changed_classes_start_a_new_network(tmp_path):
+    settings = Settings(model_dir=tmp_path / "models")
+    store = Store(settings.model_dir).video(1, "clip")
+    save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 3})
+    other = NetworkSpec(classes=("road", "car", "sky"), height=64, width=64)
+    model = _starting_model(settings, store, other)
+    assert model.segmentation_head[0].out_channels == 3
