@@ -243,9 +243,12 @@ JSON_ROUTES = ("/setup", "/predict", "/webhook", "/status", "/health")
 def violation(call: Call, response) -> str | None:
     """What is wrong with the answer to `call`, or None."""
     status = response.status_code
-    if status >= 500:
-        return f"5xx ({status})"
     text = response.get_data()
+    if status >= 500:
+        try:
+            return f"5xx ({status}): {json.loads(text)['error']}"
+        except (ValueError, KeyError, TypeError):
+            return f"5xx ({status})"
     if call.method == "HEAD":  # an answer to HEAD has no body by definition
         return None
     if 400 <= status < 500:
@@ -347,7 +350,7 @@ def main() -> None:
             server.stop()
     print(f"requests tried: {tally.tried} in {elapsed:.1f} s")
     print(f"answers by status: {dict(sorted(tally.status.items()))}")
-    print(f"5xx answers: {tally.server_errors}")
+    print(f"5xx answers: {tally.server_errors} {({k: v for k, v in tally.kinds.items() if k.startswith('5xx')})}")
     print(f"crashes: {tally.crashes}")
     others = {k: v for k, v in tally.kinds.items() if k != "crash" and not k.startswith("5xx")}
     print(f"other violations (4xx without a JSON error, non-JSON 2xx): {sum(others.values())} {others or ''}")

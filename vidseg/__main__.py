@@ -47,9 +47,11 @@ def serve(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    exited = None
     try:
-        while not stopping and all(child.poll() is None for child in children):
+        while not stopping and exited is None:
             time.sleep(0.5)
+            exited = next((child for child in children if child.poll() is not None), None)
     finally:
         for child in children:  # SIGTERM: gunicorn drains requests, RQ finishes the running job
             if child.poll() is None:
@@ -61,8 +63,11 @@ def serve(args) -> int:
                 child.kill()
         if private is not None:
             private.stop()
-    failed = [child.args for child in children if child.returncode not in (0, -signal.SIGTERM, None)]
-    return 1 if failed and not stopping else 0
+    if exited is not None:  # a child died on its own: fail, so a supervisor restarts the whole backend
+        print(f"[vidseg] stopping: {' '.join(map(str, exited.args))} exited with {exited.returncode}",
+              file=sys.stderr, flush=True)
+        return 1
+    return 0
 
 
 def worker(args) -> int:

@@ -137,8 +137,13 @@ def select_next(
     config: SelectionConfig,
     prediction: VideoPrediction | None,
     frames: np.ndarray,
+    carried: np.ndarray | None = None,
 ) -> Selection:
-    """Choose the next samples; strategies that need a prediction fall back to a cold start."""
+    """Choose the next samples; strategies that need a prediction fall back to a cold start.
+
+    carried: (F, H, W) labels known without the network (human or propagated), when the round
+    delivers them; uncertainty is then that of the delivered labels, not the network's alone.
+    """
     if prediction is None and config.strategy in NEEDS_PREDICTIONS:
         features = image_features(units, frames)
         ids = select_samples(
@@ -148,7 +153,7 @@ def select_next(
         return Selection(ids=ids, scores=None, strategy="cold_start")
     scores = embeddings = None
     if prediction is not None:
-        scores = sample_scores(units, prediction.probs, method=config.uncertainty)
+        scores = sample_scores(units, prediction.probs, method=config.uncertainty, carried=carried)
         if config.strategy == "hvsa" and prediction.embeddings is not None:
             embeddings = pool_per_sample(units, prediction.embeddings)
     ids = select_samples(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -190,6 +190,7 @@ def read_export(directory) -> ExportedVideo:
         source = cv2.imread(str(directory / "source" / entry["file"]), cv2.IMREAD_UNCHANGED)
         if index_map is None or source is None:
             raise ExportError(f"{directory}: label or source PNG {entry['file']} is missing or unreadable")
+        index_map = index_map.astype(np.int16)
         labels.append(np.where(index_map == UNKNOWN_INDEX, UNKNOWN, index_map).astype(np.int16))
         sources.append(source)
     height, width = manifest["height"], manifest["width"]
@@ -221,14 +222,19 @@ def config_from_predictions(predictions: dict, class_names) -> LabelConfig:
     raise ExportError("the stored predictions hold no brush result: nothing to export")
 
 
-def _checkpoint_classes(path: Path) -> tuple[str, ...] | None:
+def _checkpoint_info(path: Path) -> dict | None:
+    """``{"spec", "extra"}`` of the video's checkpoint (the network that produced the round), if any."""
     if not path.is_file():
         return None
     import torch
 
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    classes = (data.get("spec") or {}).get("classes") if isinstance(data, dict) else None
-    return tuple(classes) if classes else None
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for truncated or foreign files
+        raise ExportError(f"checkpoint {path} is unreadable ({type(error).__name__}: {error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+        return None
+    return {"spec": data["spec"], "extra": data.get("extra") or {}}
 
 
 def export_project(settings, project: int, out_dir, video: str | None = None, client=None,
@@ -261,11 +267,12 @@ def _export_stored_video(settings, stored, out_dir, client, xml: str | None) -> 
     predictions = stored.predictions()
     if not predictions or not predictions.get("frames"):
         raise ExportError(f"video {stored.video!r} has no stored predictions yet: wait for its first round")
+    network = _checkpoint_info(stored.checkpoint_path)
     if xml is not None:
         config = parse_label_config(xml)
     else:
-        classes = _checkpoint_classes(stored.checkpoint_path)
-        if classes is None:
+        classes = (network or {}).get("spec", {}).get("classes")
+        if not classes:
             raise ExportError(f"video {stored.video!r}: no label config to name the classes; set LABEL_STUDIO_URL "
                               "and LABEL_STUDIO_API_KEY, or pass --label-config FILE")
         config = config_from_predictions(predictions, classes)
@@ -284,10 +291,10 @@ def _export_stored_video(settings, stored, out_dir, client, xml: str | None) -> 
             human[index] = human_by_frame[frame]
         confidence.append(entry.get("confidence"))
     status = stored.status()
-    described = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items() if k in SETTINGS_KEYS}
+    described = {k: _plain(getattr(settings, k)) for k in SETTINGS_KEYS if hasattr(settings, k)}
     meta = {
         "project": stored.project, "video": stored.video, "round": predictions.get("round"),
-        "model_version": predictions.get("model_version"), "settings": described,
+        "model_version": predictions.get("model_version"), "network": network, "settings_at_export": described,
         "trained_at": status.get("last_trained_at"), "exported_at": time.time(),
         "human_labels_from": "label studio" if client is not None else None,
         "task_ids": [(stored_frames.get(f) or {}).get("task_id") for f in frames],
@@ -295,6 +302,10 @@ def _export_stored_video(settings, stored, out_dir, client, xml: str | None) -> 
     palette = palette_from_config(xml, config) if xml else None
     return export_video(model, human, config.class_names, Path(out_dir) / video_key(stored.video), meta,
                         confidence=confidence, frame_ids=frames, palette=palette)
+
+
+def _plain(value):
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def _human_by_frame(settings, client, stored, config, height: int, width: int) -> dict[int, np.ndarray]:

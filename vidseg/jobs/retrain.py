@@ -160,7 +160,8 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
     units = make_units(settings.granularity, n_frames, height, width, size=settings.rectangle_size,
                        stride=settings.pixel_stride, frames=frames, n_superpixels=settings.superpixels_per_frame)
     labelled = pool_per_sample(units, known.astype(np.float32)) > 0.5
-    selection = select_next(units, labelled, SelectionConfig(settings.strategy, settings.budget), prediction, frames)
+    selection = select_next(units, labelled, SelectionConfig(settings.strategy, settings.budget), prediction, frames,
+                            carried=propagated)
     predicted, confidence = None, None
     if prediction is not None:
         predicted = deliver(propagated, upsample_labels(prediction.probs, (height, width)))

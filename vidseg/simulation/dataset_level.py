@@ -89,7 +89,7 @@ def run_dataset_experiment(train, indices, val, config: DatasetConfig, out_dir: 
     spec = config.pixels.spec(train.class_names)
     results: dict = {"config": asdict(config), "torch_threads": torch.get_num_threads(),
                      "images": [train.names[i] for i in indices], "val_frames": val.n_frames, "networks": {}}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     pseudo, revealed, pcts = [], [], []
     for index in indices:
         outcome = annotate_image(train.frames[index], train.labels[index], train.class_names, config.pixels,
@@ -105,6 +105,7 @@ def run_dataset_experiment(train, indices, val, config: DatasetConfig, out_dir: 
         "strategy": strategy, "pixels_pct": round(float(np.mean(pcts)), 4),
         "miou": round(100.0 * quality["miou"], 2), "pixel_accuracy": round(100.0 * quality["pixel_accuracy"], 2),
         "seconds": round(pseudo_seconds, 1), "seconds_per_image": round(pseudo_seconds / len(indices), 1),
+        "cpu_seconds_per_image": round((time.process_time() - cpu_started) / len(indices), 1),
     }
     log(f"pseudo-labels of {len(indices)} frames: mIoU {results['pseudo_labels']['miou']:.2f} "
         f"({pseudo_seconds:.0f} s)")
@@ -113,10 +114,11 @@ def run_dataset_experiment(train, indices, val, config: DatasetConfig, out_dir: 
     if config.sparse_baseline:
         training_sets.append(("sparse", np.stack(revealed), results["pseudo_labels"]["pixels_pct"]))
     for name, labels, cost in training_sets:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         model, stats = train_dataset_network(frames, labels, spec, config)
         entry = {"labels_pct_of_pixels": cost, **evaluate(model, val, spec, config.pixels.device),
-                 "final_loss": round(stats["final"]["loss"], 4), "seconds": round(time.perf_counter() - started, 1)}
+                 "final_loss": round(stats["final"]["loss"], 4), "seconds": round(time.perf_counter() - started, 1),
+                 "cpu_seconds": round(time.process_time() - cpu_started, 1)}
         results["networks"][name] = entry
         log(f"data-set network on {name} labels: val mIoU {entry['val_miou']:.2f}, "
             f"acc {entry['val_pixel_accuracy']:.2f} ({entry['seconds']:.0f} s)")

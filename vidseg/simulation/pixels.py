@@ -111,6 +111,8 @@ class PixelOracle:
     def reveal(self, points) -> int:
         """Reveal (n, 2) ``(y, x)`` pixels; raises SelectionError for a pixel outside the image."""
         points = check_points(points, self.truth.shape, "revealed pixels")
+        if len(points):
+            points = points[np.sort(np.unique(points, axis=0, return_index=True)[1])]  # once each, in order
         new = points[self.revealed[points[:, 0], points[:, 1]] == UNKNOWN]
         self.revealed[new[:, 0], new[:, 1]] = self.truth[new[:, 0], new[:, 1]]
         self.points = np.concatenate([self.points, new])
@@ -268,15 +270,18 @@ def run_pixel_experiment(video, indices, config: PixelConfig, out_dir: Path, log
     results = {"config": asdict(config), "torch_threads": torch.get_num_threads(), "images": [], "rows": [],
                "seconds_per_image": {}, "ceiling": {}}
     seconds: dict[str, list[float]] = {s: [] for s in config.strategies}
-    ceilings = []
+    ceilings, cpu = [], []
     for index in indices:
         name = video.names[index]
+        cpu_started = time.process_time()
         outcome = annotate_image(video.frames[index], video.labels[index], video.class_names, config, name, log)
         results["images"].append(name)
         results["rows"].extend(outcome["rows"])
         for strategy, value in outcome["seconds"].items():
             seconds[strategy].append(value)
+        cpu.append(time.process_time() - cpu_started)
         ceilings.append(resolution_ceiling(video.labels[index], video.n_classes, size))
+        results["cpu_seconds_per_image_all_series"] = round(float(np.mean(cpu)), 1)
         results["seconds_per_image"] = {s: round(float(np.mean(v)), 1) for s, v in seconds.items() if v}
         results["ceiling"] = {k: round(float(np.mean([c[k] for c in ceilings])), 2) for k in ceilings[0]}
         results["summary"] = summarise(results["rows"])

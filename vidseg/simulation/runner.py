@@ -122,7 +122,7 @@ class _Series:
         config, video = self.config, self.video
         oracle = Oracle(video.labels, self.units, config.epsilon)
         model = self._starting_network()
-        prediction, rows = None, []
+        prediction, propagated, rows = None, None, []
         if config.init_checkpoint and self.strategy != "warp":
             started = time.perf_counter()
             prediction = predict_video(model, video.frames, self.spec, device=config.finetune.device)
@@ -135,7 +135,7 @@ class _Series:
                 self.units, oracle.labelled,
                 SelectionConfig(selection_strategy, config.budgets[self.units.kind], config.uncertainty,
                                 config.uncertain_fraction, config.seed + round_index),
-                prediction, video.frames,
+                prediction, video.frames, carried=propagated,
             )
             if selection.ids.size == 0:
                 break
