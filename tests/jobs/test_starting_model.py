@@ -37,3 +37,19 @@ def test_changed_classes_start_a_new_network(tmp_path):
     other = NetworkSpec(classes=("road", "car", "sky"), height=64, width=64)
     model = _starting_model(settings, store, other)
     assert model.segmentation_head[0].out_channels == 3
+
+
+def test_a_running_job_renews_its_video_lock(redis, monkeypatch):
+    import time
+
+    from vidseg.jobs import retrain
+
+    monkeypatch.setattr(retrain, "LOCK_SECONDS", 0.6)
+    lock = redis.lock("vidseg:test-lock", timeout=0.6, thread_local=False)
+    assert lock.acquire()
+    heartbeat = retrain._LockHeartbeat(lock)
+    time.sleep(1.5)  # well past the lock's own lifetime
+    assert lock.owned()
+    heartbeat.stop()
+    time.sleep(0.8)
+    assert not lock.owned()  # without renewal it expires

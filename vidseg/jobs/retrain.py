@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -50,18 +51,24 @@ class JobError(RuntimeError):
     """A job cannot go on; the message (kept in the video's status) says why and what to fix."""
 
 
+LOCK_SECONDS = 120
+"""A video's lock lives this long unless the running job renews it, so a killed job frees its video soon."""
+
+
 def retrain_video(project: int, video: str, job_id: str) -> dict:
     """RQ entry point: one round for one video, holding the video's lock."""
     settings = Settings.from_env()
     redis = Redis.from_url(settings.redis_url)
     store = Store(settings.model_dir).video(project, video)
-    # The lock outlives RQ's job timeout, so a killed job's lock still expires on its own.
-    lock = redis.lock(lock_key(project, video), timeout=settings.job_timeout + 60,
-                      blocking_timeout=settings.job_timeout)
+    # Not thread-local: the heartbeat thread renews the token this thread acquired.
+    lock = redis.lock(lock_key(project, video), timeout=LOCK_SECONDS, blocking_timeout=settings.job_timeout,
+                      thread_local=False)
     if not lock.acquire():
         raise JobError(f"video {video!r} stayed locked by another job for {settings.job_timeout} s")
+    heartbeat = _LockHeartbeat(lock)
     try:
         claim_pending(redis, project, video, job_id)
+        _remove_stale_temporaries(store)
         store.update_status(state="training", job_id=job_id, started_at=time.time(), progress=None)
         started = time.perf_counter()
         try:
@@ -73,8 +80,35 @@ def retrain_video(project: int, video: str, job_id: str) -> dict:
                             last_trained_at=time.time(), progress=None, **outcome)
         return outcome
     finally:
+        heartbeat.stop()
         if lock.owned():
             lock.release()
+
+
+class _LockHeartbeat(threading.Thread):
+    """Renews the video's lock while the job runs; dies with the job (SIGKILL included)."""
+
+    def __init__(self, lock):
+        super().__init__(daemon=True, name="vidseg-lock-heartbeat")
+        self.lock, self._stopped = lock, threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopped.wait(LOCK_SECONDS / 3):
+            try:
+                self.lock.reacquire()
+            except Exception:  # lost or Redis down: the job goes on, the lock may expire
+                log.warning("could not renew %s", self.lock.name, exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _remove_stale_temporaries(store: VideoStore) -> None:
+    """Temporary files of a write a killed job never finished (only the lock holder writes here)."""
+    if store.dir.is_dir():
+        for stale in store.dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
 
 
 def _reason(error: BaseException) -> str:
