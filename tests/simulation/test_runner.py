@@ -70,3 +70,21 @@ def test_missing_label_folder_is_a_clear_error(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "nope" in err
+
+
+def test_pretrain_then_run_from_the_checkpoint(tmp_path, capsys):
+    from vidseg.propagation import load_checkpoint
+
+    frames, labels = _write_video(tmp_path)
+    checkpoint = tmp_path / "base.pt"
+    common = ["--frames", str(frames), "--labels", str(labels), "--ignore-index", "5", "--classes", "2",
+              "--height", "32", "--width", "64", "--steps", "4"]
+    assert main(["pretrain", *common, "--out", str(checkpoint)]) == 0
+    _, spec, extra = load_checkpoint(checkpoint)
+    assert spec.classes == ("class 0", "class 1") and extra["steps"] == 4
+    out = tmp_path / "run"
+    assert main(["run", *common, "--out", str(out), "--init", str(checkpoint), "--strategies", "hvsa",
+                 "--budget", "frame=1", "--rounds", "1", "--max-clicks", "100"]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["round"] for r in rows] == [0, 1]  # round 0: the pretrained network before any click
+    assert rows[0]["clicks"] == 0 and rows[1]["selected_by"] == "hvsa"  # a prediction exists: no cold start
