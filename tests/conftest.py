@@ -1,10 +1,11 @@
-"""Shared fixtures: a real Redis server per test session, a clean database per test."""
+"""Shared fixtures: a real Redis server per test session, a clean database per test, one torch thread."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+import torch
 from redis import Redis
 
 from vidseg.redis_server import start_private_redis
@@ -27,3 +28,12 @@ def redis(redis_url):
     connection.flushdb()
     yield connection
     connection.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests use tiny tensors: on two shared cores, extra torch threads only spin against other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

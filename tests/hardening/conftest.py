@@ -28,12 +28,7 @@ def job_env(monkeypatch, tmp_path, redis_url, redis, stub_ls) -> dict:
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: extra threads only spin against the other jobs on the machine
     yield env
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -5,16 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two shared cores: one thread keeps torch from oversubscribing them (and timings stable)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def synthetic_image(size: tuple[int, int] = (64, 64), seed: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -7,16 +7,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two shared cores: one thread keeps torch from oversubscribing them (and timings stable)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @dataclass
