@@ -134,3 +134,30 @@ def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_cl
     assert project_info["sampling"] == "Uncertainty sampling" and project_info["model_version"] == "vidseg"
     served = ls_client.next_task(project)
     assert served["data"]["frame"] in selected
+
+
+def test_a_new_video_gets_a_cold_start_selection(label_studio, ls_client, backend, tmp_path):
+    url, env, log = backend
+    synthetic_video(tmp_path / "source")
+    project = ls_client.create_project("e2e cold start", CONFIG)["id"]
+    subprocess.run([sys.executable, "-m", "vidseg", "import-video", str(tmp_path / "source"), "--project",
+                    str(project), "--video", "clip-2", "--document-root", str(label_studio.frames_root)],
+                   cwd=REPO, env=env, check=True, timeout=120)
+    tasks = ls_client.video_tasks(project, "clip-2")
+    # what Label Studio sends when an annotator opens a task of a video the backend has never seen
+    answer = requests.post(f"{url}/predict", json={"tasks": tasks[:1], "project": f"{project}.1700000000",
+                                                   "label_config": CONFIG}, timeout=10).json()
+    assert answer["results"][0]["result"] == []
+
+    def cold_started():
+        videos = requests.get(f"{url}/status/{project}/clip-2", timeout=5).json()["videos"]
+        status = videos[0]
+        if status.get("state") == "failed":
+            raise AssertionError(f"the job failed: {status.get('last_error')}\n{log.read_text()[-3000:]}")
+        return status if status.get("round", 0) >= 1 and status.get("state") == "idle" else None
+
+    status = _wait(cold_started, 180, "the cold-start round")
+    assert status["selected_by"] == "cold_start" and len(status["selected"]) == 2
+    tasks = ls_client.video_tasks(project, "clip-2")
+    assert all(len([p for p in t["predictions"] if p["model_version"] == "vidseg"]) == 1 for t in tasks)
+    assert ls_client.next_task(project)["data"]["frame"] in set(status["selected"])
