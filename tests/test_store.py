@@ -28,3 +28,13 @@ def test_predictions_are_reread_when_the_file_changes(tmp_path):
     assert video.predictions()["round"] == 2
     assert not [p for p in video.dir.iterdir() if p.name.endswith(".tmp")]
     assert json.loads(video.predictions_path.read_text())["round"] == 2
+
+
+def test_the_in_memory_cache_of_video_stores_is_bounded(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    monkeypatch.setattr(Store, "MAX_CACHED_VIDEOS", 3)
+    first = store.video(1, "a")
+    for name in "bcd":
+        store.video(1, name)
+    assert len(store._videos) == 3
+    assert store.video(1, "a") is not first  # evicted, rebuilt on demand

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from vidseg.atomic import atomic_write_json, read_json
@@ -24,7 +25,7 @@ from vidseg.atomic import atomic_write_json, read_json
 def video_key(video: str) -> str:
     """A directory name for any video id: readable slug plus a hash, so distinct ids never collide."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", video).strip(".-")[:60] or "video"
-    return f"{slug}-{hashlib.sha1(video.encode()).hexdigest()[:8]}"
+    return f"{slug}-{hashlib.sha1(video.encode()).hexdigest()[:16]}"
 
 
 class VideoStore:
@@ -75,14 +76,21 @@ class VideoStore:
 
 
 class Store:
+    MAX_CACHED_VIDEOS = 1024
+    """Video stores kept in memory (with their parsed predictions); the least recently used go first."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
-        self._videos: dict[tuple[int, str], VideoStore] = {}
+        self._videos: OrderedDict[tuple[int, str], VideoStore] = OrderedDict()
 
     def video(self, project: int, video: str) -> VideoStore:
         key = (int(project), video)
-        if key not in self._videos:
+        if key in self._videos:
+            self._videos.move_to_end(key)
+        else:
             self._videos[key] = VideoStore(self.root, project, video)
+            if len(self._videos) > self.MAX_CACHED_VIDEOS:
+                self._videos.popitem(last=False)
         return self._videos[key]
 
     def frames_dir(self, project: int) -> Path:

@@ -181,7 +181,7 @@ def test_no_video_id_escapes_its_project_folder(video):
     assert store.dir.parent == root / "7"
     name = store.dir.name
     assert name not in (".", "..", "frames") and "/" not in name and "\\" not in name and "\x00" not in name
-    assert len(name.encode()) <= 255 and name.endswith("-" + hashlib.sha1(video.encode()).hexdigest()[:8])
+    assert len(name.encode()) <= 255 and name.endswith("-" + hashlib.sha1(video.encode()).hexdigest()[:16])
     assert video_key(video) == name
 
 
