@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from vidseg.engine import deliver, flow_size, labels_to_working_res, propagated_labels
+from vidseg.engine import deliver, flow_size, propagated_labels
 from vidseg.labels import UNKNOWN
-from vidseg.propagation import compute_flows
+from vidseg.propagation import compute_flows, downscale_labels
 
 
 def _moving_square(n_frames=5, size=64, shift=2):
@@ -24,14 +24,14 @@ def _moving_square(n_frames=5, size=64, shift=2):
 def test_sparse_labels_survive_the_move_to_working_resolution():
     labels = np.full((1, 100, 100), UNKNOWN, np.int16)
     labels[0, 37, 71] = 2
-    small = labels_to_working_res(labels, (10, 10))
+    small = downscale_labels(labels, (10, 10))
     assert small[0, 3, 7] == 2 and (small != UNKNOWN).sum() == 1
 
 
-def test_dense_labels_scatter_like_a_nearest_resize():
+def test_dense_labels_shrink_like_a_nearest_resize():
     labels = np.zeros((1, 8, 8), np.int16)
     labels[0, :, 4:] = 1
-    small = labels_to_working_res(labels, (4, 4))
+    small = downscale_labels(labels, (4, 4))
     np.testing.assert_array_equal(small[0], np.repeat([[0, 0, 1, 1]], 4, axis=0))
 
 

@@ -17,6 +17,7 @@ from vidseg.propagation import (
     Flows,
     NetworkSpec,
     VideoPrediction,
+    downscale_labels,
     finetune,
     predict_video,
     propagate_labels,
@@ -49,25 +50,6 @@ class Selection:
     """The strategy that actually ran ("cold_start" when no prediction existed yet)."""
 
 
-def labels_to_working_res(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scatter known labels (F, H, W) into a working-resolution map (F, h, w), UNKNOWN elsewhere.
-
-    Scattering rather than resizing keeps sparse labels (single clicked pixels) that a nearest
-    resize would skip; in dense regions the last pixel of each cell wins, which equals nearest.
-    """
-    n_frames, height, width = labels.shape
-    h, w = size
-    rows = (np.arange(height) * h // height)[:, None]
-    cols = (np.arange(width) * w // width)[None, :]
-    cell = (rows * w + cols).ravel()
-    out = np.full((n_frames, h * w), UNKNOWN, dtype=np.int64)
-    for frame in range(n_frames):
-        flat = labels[frame].ravel()
-        known = flat != UNKNOWN
-        out[frame, cell[known]] = flat[known]
-    return out.reshape(n_frames, h, w)
-
-
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """Resolution to compute optical flow at: the frames' own, shrunk so the long side <= max_side."""
     scale = min(1.0, max_side / max(height, width))
@@ -85,7 +67,7 @@ def propagated_labels(human: np.ndarray, flows: Flows | None, trust: int) -> np.
     """
     if trust <= 0 or flows is None or len(human) < 2:
         return human
-    small = labels_to_working_res(human, flows.size) if flows.size != human.shape[1:] else human
+    small = downscale_labels(human, flows.size)
     warped, distance = propagate_labels(small, flows)
     carried = np.where((distance <= trust) & (warped != UNKNOWN), warped, UNKNOWN)
     carried = resize_nearest(carried, human.shape[1:])
@@ -114,13 +96,11 @@ def fit_and_predict(
     frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) with UNKNOWN; flows at the
     working resolution (or None to train without the temporal term).
     """
-    work_labels = labels_to_working_res(labels, (spec.height, spec.width))
-
     def on_step(step: int, total: int, _stats: dict) -> None:
         if progress:
             progress("finetune", step, total)
 
-    stats = finetune(model, frames, work_labels, flows, spec, config, progress=on_step)
+    stats = finetune(model, frames, labels, flows, spec, config, progress=on_step)
 
     def on_batch(done: int, total: int) -> None:
         if progress:

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from vidseg.atomic import atomic_write_bytes
-from vidseg.engine import labels_to_working_res
 from vidseg.propagation import FinetuneConfig, NetworkSpec, build_network, finetune, predict_video, upsample_labels
 from vidseg.simulation.metrics import label_quality
 from vidseg.simulation.pixels import PixelConfig, annotate_image
@@ -62,7 +61,7 @@ def train_dataset_network(frames: np.ndarray, labels: np.ndarray, spec: NetworkS
     model = build_network(spec).to(config.pixels.device)
     settings = FinetuneConfig(steps=config.steps, lr=config.lr, batch_size=config.batch_size, pairs_per_step=0,
                               temporal_weight=0.0, seed=config.pixels.seed, device=config.pixels.device)
-    stats = finetune(model, _resize_frames(frames, spec), labels_to_working_res(labels, spec.size), None, spec,
+    stats = finetune(model, _resize_frames(frames, spec), labels, None, spec,
                      settings)
     return model, stats
 

@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 
 from vidseg.atomic import atomic_write_bytes
-from vidseg.engine import labels_to_working_res
 from vidseg.labels import UNKNOWN
 from vidseg.propagation import FinetuneConfig, NetworkSpec, build_network, finetune, predict_video
 from vidseg.selection.pixel_picking import check_points, pick_pixels
@@ -127,12 +126,12 @@ def train_on_pixels(model, image: np.ndarray, revealed: np.ndarray, spec: Networ
     """Train ``model`` (in place, warm) on the revealed pixels of one image.
 
     image: (h, w, 3) uint8 at the working resolution; revealed: (H, W) full-resolution labels,
-    UNKNOWN where not revealed (each revealed pixel is scattered into its working-resolution cell).
+    UNKNOWN where not revealed (``finetune`` shrinks them to the working resolution, keeping every
+    revealed pixel).
     """
-    labels = labels_to_working_res(np.asarray(revealed)[None], spec.size)
     settings = FinetuneConfig(steps=steps, lr=config.lr, batch_size=config.batch_size, pairs_per_step=0,
                               temporal_weight=0.0, seed=seed, device=config.device)
-    return finetune(model, image[None], labels, None, spec, settings)
+    return finetune(model, image[None], np.asarray(revealed)[None], None, spec, settings)
 
 
 def predict_full(model, image: np.ndarray, spec: NetworkSpec, size: tuple[int, int], device: str = "cpu"):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 
-from vidseg.engine import labels_to_working_res
 from vidseg.propagation import (
     FinetuneConfig,
     NetworkSpec,
@@ -22,7 +21,6 @@ def pretrain(video: Video, spec: NetworkSpec, config: FinetuneConfig, out: Path,
     """Train from scratch on every frame's labels (no temporal term: the frames are not a video)."""
     torch.manual_seed(config.seed)
     model = build_network(spec).to(config.device)
-    labels = labels_to_working_res(video.labels, (spec.height, spec.width))
     started = time.perf_counter()
     every = max(1, config.steps // 20)
 
@@ -32,7 +30,7 @@ def pretrain(video: Video, spec: NetworkSpec, config: FinetuneConfig, out: Path,
             shown = f", loss {loss:.3f}" if loss is not None else ""
             log(f"pretrain step {step}/{total}{shown} ({time.perf_counter() - started:.0f} s)")
 
-    stats = finetune(model, video.frames, labels, None, spec, config, progress=progress)
+    stats = finetune(model, video.frames, video.labels, None, spec, config, progress=progress)
     extra = {"source_frames": len(video.names), "steps": config.steps, "seconds": time.perf_counter() - started}
     save_checkpoint(out, model, spec, extra)
     log(f"saved {out}")
