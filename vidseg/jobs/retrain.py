@@ -170,7 +170,7 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
     spec = NetworkSpec(classes=tuple(config.class_names), arch=settings.arch, encoder=settings.encoder,
                        height=settings.height, width=settings.width, encoder_weights=settings.encoder_weights)
     model = _starting_model(settings, store, spec)
-    status = store.status()
+    round_number = int(store.status().get("round", 0)) + 1
 
     def progress(stage: str, done: int, total: int) -> None:
         if done == total or done % 10 == 0:
@@ -183,11 +183,11 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
         propagated = propagated_labels(labels, flows, settings.warp_trust)
         finetune = FinetuneConfig(steps=settings.steps, lr=settings.learning_rate, batch_size=settings.batch_size,
                                   temporal_weight=settings.temporal_weight, device=settings.device,
-                                  seed=int(status.get("round", 0)))
+                                  seed=round_number - 1)
         prediction, _ = fit_and_predict(model, frames, propagated if settings.pseudo_labels else labels,
                                         resize_flows(flows, (spec.height, spec.width)), spec, finetune,
                                         progress=progress)
-        save_checkpoint(store.checkpoint_path, model, spec, {"round": int(status.get("round", 0)) + 1})
+        save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
     elif settings.base_checkpoint is not None:
         prediction = predict_video(model, frames, spec, device=settings.device)
 
@@ -204,7 +204,6 @@ def run_round(settings: Settings, client: LabelStudioClient, store: VideoStore, 
     for task, entry in zip(tasks, results, strict=True):
         client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
     client.set_project_sampling(project, model_version=settings.model_version)
-    round_number = int(status.get("round", 0)) + 1
     store.write_predictions({
         "round": round_number, "model_version": settings.model_version,
         "frames": {str(_frame_number(task, settings)): entry for task, entry in zip(tasks, results, strict=True)},
