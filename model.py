@@ -15,6 +15,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 
+from vidseg.granularities import check_config, granularity_named
 from vidseg.jobs.queue import RETRAIN_JOB, SCAN_JOB, enqueue_coalesced, lock_key, pending_key
 from vidseg.labelstudio.config import parse_label_config
 from vidseg.labelstudio.payloads import (
@@ -94,7 +95,8 @@ class VideoSegmentationBackend:
     def setup(self, payload) -> dict:
         request = parse_setup(payload)
         if request.label_config:
-            parse_label_config(request.label_config)  # raises LabelConfigError with what to change
+            # LabelConfigError says what to change: a broken config, or one laid out for another GRANULARITY
+            check_config(granularity_named(self.settings.granularity), parse_label_config(request.label_config))
         return {"model_version": self.settings.model_version}
 
     def predict(self, payload) -> dict:

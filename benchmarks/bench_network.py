@@ -43,8 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import (
+from propagation import (
     FinetuneConfig,
     NetworkSpec,
     build_network,
@@ -52,6 +51,7 @@ from vidseg.propagation import (
     finetune,
     predict_video,
 )
+from propagation.labels import UNKNOWN
 
 SMP_DECODER = (256, 128, 64, 32, 16)
 HALF_DECODER = (128, 64, 32, 16, 16)
@@ -128,7 +128,7 @@ def label_miou(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> float:
 
 
 def quality(steps: int, lr: float, temporal_weight: float, which: list[int], seed: int, size=(96, 128)) -> None:
-    from vidseg.propagation import downscale_labels, upsample_labels
+    from propagation import downscale_labels, upsample_labels
 
     frames, truth = load_camvid()
     small_truth = downscale_labels(truth, size)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import compute_flows, propagate_labels
+from propagation import compute_flows, propagate_labels
+from propagation.labels import UNKNOWN
 from vidseg.simulation.dataset import CAMVID_CLASSES, load_video
 from vidseg.simulation.metrics import label_quality
 

@@ -2,9 +2,17 @@
 
 import numpy as np
 
-from vidseg.engine import deliver, flow_size, propagated_labels
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import compute_flows, downscale_labels
+from propagation import (
+    UNKNOWN,
+    FinetuneConfig,
+    NetworkSpec,
+    compute_flows,
+    downscale_labels,
+    overlay_known,
+    starting_network,
+)
+from selection import FrameUnits
+from vidseg.engine import RoundConfig, carried_labels, flow_size, run_round
 
 
 def _moving_square(n_frames=5, size=64, shift=2):
@@ -45,27 +53,80 @@ def test_propagation_fills_neighbours_and_keeps_human_labels():
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[2] = truth[2]
     flows = compute_flows(frames)
-    carried = propagated_labels(human, flows, trust=1)
+    carried = carried_labels(human, flows, trust=1)
     np.testing.assert_array_equal(carried[2], truth[2])
     for t in (1, 3):
         known = carried[t] != UNKNOWN
         assert known.mean() > 0.8 and (carried[t][known] == truth[t][known]).mean() > 0.95
     assert (carried[0] == UNKNOWN).all() and (carried[4] == UNKNOWN).all()  # beyond trust
-    assert propagated_labels(human, flows, trust=0) is human
+    assert carried_labels(human, flows, trust=0) is human
 
 
 def test_propagation_at_a_lower_flow_resolution_still_returns_full_size_labels():
     frames, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[2] = truth[2]
-    carried = propagated_labels(human, compute_flows(frames, size=(32, 32)), trust=2)
+    carried = carried_labels(human, compute_flows(frames, size=(32, 32)), trust=2)
     assert carried.shape == truth.shape
     known = carried[3] != UNKNOWN
     assert (carried[3][known] == truth[3][known]).mean() > 0.9
 
 
+def test_without_a_trust_limit_the_nearest_labelled_frame_reaches_everything():
+    frames, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[0] = truth[0]
+    flows = compute_flows(frames)
+    carried = carried_labels(human, flows, trust=None)
+    # 4 frames of 2 px shift: only the 8 columns that entered the image since frame 0 stay unknown
+    assert (carried[4] != UNKNOWN).mean() >= 1 - 8 / 64
+    assert (carried_labels(human, flows, trust=3)[4] == UNKNOWN).all()
+
+
 def test_delivery_prefers_known_labels_then_the_network():
     known = np.array([[[UNKNOWN, 1]]], np.int16)
     network = np.array([[[0, 0]]])
-    np.testing.assert_array_equal(deliver(known, network), [[[0, 1]]])
-    assert deliver(known, None) is known
+    np.testing.assert_array_equal(overlay_known(known, network), [[[0, 1]]])
+
+
+SPEC = NetworkSpec(classes=("background", "square"), height=64, width=64)
+ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pairs_per_step=1))
+
+
+def _round(strategy, labels, **kwargs):
+    frames, _ = _moving_square()
+    units = FrameUnits(*labels.shape)
+    labelled = (labels != UNKNOWN).any(axis=(1, 2))
+    model = starting_network(SPEC, seed=0)
+    config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy})
+    return run_round(model, frames, labels, units, labelled, compute_flows(frames), SPEC, config, **kwargs)
+
+
+def test_a_first_round_with_no_label_is_a_cold_start_and_delivers_nothing():
+    _, truth = _moving_square()
+    result = _round("hvsa", np.full(truth.shape, UNKNOWN, np.int16))
+    assert result.selection.strategy == "cold_start" and len(result.selection.ids) == 2
+    assert result.delivered is None and result.prediction is None and not result.trained
+
+
+def test_a_learning_round_trains_delivers_every_pixel_and_keeps_human_labels():
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[2] = truth[2]
+    stages = []
+    result = _round("hvsa", human, progress=lambda stage, done, total: stages.append(stage))
+    assert result.trained and result.prediction.probs.shape == (5, 2, 64, 64)
+    assert (result.delivered != UNKNOWN).all()
+    np.testing.assert_array_equal(result.delivered[2], truth[2])
+    assert result.selection.strategy == "hvsa" and 2 not in result.selection.ids
+    assert {"finetune", "predict"} <= set(stages)
+
+
+def test_the_warp_baseline_never_runs_the_network():
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[0] = truth[0]
+    result = _round("warp", human)
+    assert not result.trained and result.prediction is None
+    assert result.selection.strategy == "uniform"
+    np.testing.assert_array_equal(result.delivered, carried_labels(human, compute_flows(_moving_square()[0]), None))

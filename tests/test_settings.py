@@ -59,7 +59,7 @@ def test_bad_values_name_the_variable(env, fragment):
 
 
 def test_network_defaults_match_the_propagation_core():
-    from vidseg.propagation import NetworkSpec
+    from propagation import NetworkSpec
 
     settings = Settings.from_env({})
     spec = NetworkSpec(classes=("a",))

@@ -88,14 +88,14 @@ def worker(args) -> int:
 
 
 def _admin_client():
-    from vidseg.labelstudio.client import LabelStudioClient
+    from vidseg.labelstudio.client import LabelStudioError, client_from_settings
     from vidseg.settings import Settings
 
     settings = Settings.from_env()
-    if not settings.label_studio_url or not settings.label_studio_api_key:
-        raise SystemExit("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (Account & Settings > Access Token)")
-    return LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key,
-                             allowed_hosts=settings.allowed_hosts), settings
+    try:
+        return client_from_settings(settings), settings
+    except LabelStudioError as error:
+        raise SystemExit(str(error)) from None
 
 
 def connect_command(args) -> int:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from vidseg.granularities import check_config, granularity_named
 from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError
 from vidseg.labelstudio.config import LabelConfigError, parse_label_config
 from vidseg.settings import Settings
@@ -26,8 +27,9 @@ def connect(client: LabelStudioClient, settings: Settings, project: int, backend
     info = client.get_project(project)
     try:
         config = parse_label_config(info.get("label_config") or "")
+        check_config(granularity_named(settings.granularity), config)
         say(f"label config: {len(config.class_names)} classes ({', '.join(config.class_names)}), "
-            f"laid out for {config.granularity} granularity (GRANULARITY={settings.granularity})")
+            f"laid out for GRANULARITY={settings.granularity}")
     except LabelConfigError as error:
         raise SystemExit(f"project {project}: {error}") from None
     basic_auth = None

@@ -1,43 +1,61 @@
-"""One round of the per-video loop, shared unchanged by the RQ worker and the oracle simulation.
+"""One round of the per-video loop: the RQ worker and the oracle simulation both call `run_round`.
 
-A round is: fine-tune the video's network on every label known so far (warm start), predict every
-frame, then choose the next samples for annotators. Arrays in, arrays out: callers own the I/O.
+A round is: carry the known labels along the optical flow, fine-tune the network on them (warm
+start), predict every frame, deliver labels (known and carried labels win, the network fills the
+rest), then choose the next samples for annotators. Arrays in, arrays out: callers own the I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import (
+from propagation import (
+    UNKNOWN,
     FinetuneConfig,
     Flows,
     NetworkSpec,
     VideoPrediction,
     downscale_labels,
     finetune,
+    overlay_known,
     predict_video,
     propagate_labels,
+    resize_flows,
     resize_nearest,
+    upsample_labels,
 )
-from vidseg.selection import image_features, pool_per_sample, sample_scores, select_samples
+from selection import STRATEGY_INPUTS, SampleUnits, image_features, pool_per_sample, sample_scores, select_samples
+from vidseg.strategies import DEFAULT_STRATEGY, strategy_named
 
 Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): stage is "finetune" or "predict"."""
 
-NEEDS_PREDICTIONS = ("hvsa", "uncertainty")
-
 
 @dataclass(frozen=True)
-class SelectionConfig:
-    strategy: str = "hvsa"
+class RoundConfig:
+    """Everything a round needs besides its arrays. Fine-tuning runs with ``seed``, selection with
+    ``seed + 1``, so round r of a series (seed = first seed + r) never repeats another round's draws."""
+
+    strategy: str = DEFAULT_STRATEGY
     budget: int = 5
     uncertainty: str = "entropy"
     uncertain_fraction: float = 0.5
+    warp_trust: int = 100
+    """Carried labels up to this many frames from a human label win over the network's (0: off)."""
+    pseudo_labels: bool = True
+    """Train on those carried labels too, not only on human ones."""
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    predict_batch: int = 8
     seed: int = 0
+
+    def validate(self) -> None:
+        strategy_named(self.strategy)
+        if self.budget <= 0:
+            raise ValueError(f"budget must be a positive number of samples per round, got {self.budget}")
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,20 @@ class Selection:
     scores: np.ndarray | None
     """(N,) per-sample uncertainty, None on a cold start."""
     strategy: str
-    """The strategy that actually ran ("cold_start" when no prediction existed yet)."""
+    """The selection strategy that actually ran ("cold_start" when no prediction existed yet)."""
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    selection: Selection
+    carried: np.ndarray
+    """(F, H, W) human labels plus those carried along the flow (UNKNOWN elsewhere)."""
+    delivered: np.ndarray | None
+    """(F, H, W) the labels this round delivers; None when nothing is known and no network predicted."""
+    prediction: VideoPrediction | None
+    """The network's probabilities and embeddings at working resolution; None when it did not run."""
+    trained: bool
+    """The network was fine-tuned (the caller keeps its checkpoint)."""
 
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -56,8 +87,9 @@ def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def propagated_labels(human: np.ndarray, flows: Flows | None, trust: int) -> np.ndarray:
-    """Human labels (F, H, W) plus labels carried along the optical flow up to `trust` frames away.
+def carried_labels(human: np.ndarray, flows: Flows | None, trust: int | None) -> np.ndarray:
+    """Human labels (F, H, W) plus labels carried along the optical flow up to `trust` frames away
+    (None: no limit, the nearest labelled frame wins everywhere it reaches).
 
     Labels are carried through pixels that fail the forward-backward check too: on the CamVid clip
     those carried labels were still right more often than the network's (README, "Results"), so
@@ -65,80 +97,97 @@ def propagated_labels(human: np.ndarray, flows: Flows | None, trust: int) -> np.
     Flows at a lower resolution than the labels carry labels at theirs, enlarged back (nearest);
     human labels always keep their own pixels. trust <= 0 (or no flows) returns the human labels.
     """
-    if trust <= 0 or flows is None or len(human) < 2:
+    if (trust is not None and trust <= 0) or flows is None or len(human) < 2:
         return human
-    small = downscale_labels(human, flows.size)
-    warped, distance = propagate_labels(small, flows)
-    carried = np.where((distance <= trust) & (warped != UNKNOWN), warped, UNKNOWN)
-    carried = resize_nearest(carried, human.shape[1:])
-    return np.where(human != UNKNOWN, human, carried).astype(human.dtype)
+    warped, distance = propagate_labels(downscale_labels(human, flows.size), flows)
+    reached = warped != UNKNOWN if trust is None else (distance <= trust) & (warped != UNKNOWN)
+    carried = resize_nearest(np.where(reached, warped, UNKNOWN), human.shape[1:])
+    return overlay_known(human, carried)
 
 
-def deliver(propagated: np.ndarray, network: np.ndarray | None) -> np.ndarray:
-    """The labels a round delivers: human and reliably propagated labels win, the network fills the rest."""
-    if network is None:
-        return propagated
-    return np.where(propagated != UNKNOWN, propagated, network)
-
-
-def fit_and_predict(
-    model,
+def run_round(
+    model: torch.nn.Module,
     frames: np.ndarray,
     labels: np.ndarray,
+    units: SampleUnits,
+    labelled: np.ndarray,
     flows: Flows | None,
     spec: NetworkSpec,
-    config: FinetuneConfig,
-    batch_size: int = 8,
+    config: RoundConfig,
+    *,
+    predict_untrained: bool = False,
     progress: Progress | None = None,
-) -> tuple[VideoPrediction, dict]:
-    """Fine-tune `model` in place on the known labels, then predict the whole video.
+) -> RoundResult:
+    """One round on one video.
 
-    frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) with UNKNOWN; flows at the
-    working resolution (or None to train without the temporal term).
+    frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) human labels, UNKNOWN where
+    none; labelled: (N,) bool, the samples already annotated (never selected again); flows: at the
+    resolution labels are carried at (resized here to the working resolution for the temporal
+    term), or None. `model` is fine-tuned in place. predict_untrained: with no label yet, still
+    predict (the model comes from a pretrained checkpoint), so the first selection can use it.
     """
+    strategy = strategy_named(config.strategy)
+    known = bool((labels != UNKNOWN).any())
+    trust = config.warp_trust if strategy.learns else None
+    carried = carried_labels(labels, flows, trust) if known else labels
+    prediction, trained = None, False
+    if strategy.learns and known:
+        work_flows = resize_flows(flows, (spec.height, spec.width)) if flows is not None else None
+        prediction = _fit_and_predict(model, frames, carried if config.pseudo_labels else labels, work_flows,
+                                      spec, config, progress)
+        trained = True
+    elif strategy.learns and predict_untrained:
+        prediction = predict_video(model, frames, spec, batch_size=config.predict_batch,
+                                   device=config.finetune.device)
+    delivered = None
+    if prediction is not None:
+        delivered = overlay_known(carried, upsample_labels(prediction.probs, frames.shape[1:3]))
+    elif known:
+        delivered = carried
+    selection = select_next(units, labelled, strategy.picks, config, prediction, frames, carried if known else None)
+    return RoundResult(selection=selection, carried=carried, delivered=delivered, prediction=prediction,
+                       trained=trained)
+
+
+def _fit_and_predict(model, frames, labels, flows, spec, config: RoundConfig, progress) -> VideoPrediction:
     def on_step(step: int, total: int, _stats: dict) -> None:
         if progress:
             progress("finetune", step, total)
-
-    stats = finetune(model, frames, labels, flows, spec, config, progress=on_step)
 
     def on_batch(done: int, total: int) -> None:
         if progress:
             progress("predict", done, total)
 
-    prediction = predict_video(
-        model, frames, spec, batch_size=batch_size, device=config.device, progress=on_batch
-    )
-    return prediction, stats
+    finetune(model, frames, labels, flows, spec, config.finetune, progress=on_step)
+    return predict_video(model, frames, spec, batch_size=config.predict_batch, device=config.finetune.device,
+                         progress=on_batch)
 
 
 def select_next(
-    units,
+    units: SampleUnits,
     labelled: np.ndarray,
-    config: SelectionConfig,
+    picks: str,
+    config: RoundConfig,
     prediction: VideoPrediction | None,
     frames: np.ndarray,
     carried: np.ndarray | None = None,
 ) -> Selection:
-    """Choose the next samples; strategies that need a prediction fall back to a cold start.
+    """Choose the next samples with the selection core's `picks`; strategies that need a prediction
+    fall back to a cold start (diversity of image features) before the network has run.
 
-    carried: (F, H, W) labels known without the network (human or propagated), when the round
-    delivers them; uncertainty is then that of the delivered labels, not the network's alone.
+    carried: (F, H, W) labels known without the network (human or carried); uncertainty is then
+    that of the delivered labels, not the network's alone.
     """
-    if prediction is None and config.strategy in NEEDS_PREDICTIONS:
-        features = image_features(units, frames)
-        ids = select_samples(
-            "cold_start", budget=config.budget, units=units, labelled=labelled,
-            embeddings=features, seed=config.seed,
-        )
+    seed = config.seed + 1
+    if prediction is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
+        ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
+                             embeddings=image_features(units, frames), seed=seed)
         return Selection(ids=ids, scores=None, strategy="cold_start")
     scores = embeddings = None
     if prediction is not None:
         scores = sample_scores(units, prediction.probs, method=config.uncertainty, carried=carried)
-        if config.strategy == "hvsa" and prediction.embeddings is not None:
+        if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
             embeddings = pool_per_sample(units, prediction.embeddings)
-    ids = select_samples(
-        config.strategy, budget=config.budget, units=units, labelled=labelled, scores=scores,
-        embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=config.seed,
-    )
-    return Selection(ids=ids, scores=scores, strategy=config.strategy)
+    ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,
+                         embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
+    return Selection(ids=ids, scores=scores, strategy=picks)

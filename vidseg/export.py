@@ -26,8 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from propagation.labels import UNKNOWN
 from vidseg.atomic import atomic_write_bytes, atomic_write_json
-from vidseg.labels import UNKNOWN
 from vidseg.labelstudio.brush import results_to_label_map
 from vidseg.labelstudio.config import LabelConfig, parse_label_config
 from vidseg.store import Store, video_key
@@ -226,15 +226,13 @@ def _checkpoint_info(path: Path) -> dict | None:
     """``{"spec", "extra"}`` of the video's checkpoint (the network that produced the round), if any."""
     if not path.is_file():
         return None
-    import torch
+    from propagation import CheckpointError, checkpoint_info
 
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for truncated or foreign files
-        raise ExportError(f"checkpoint {path} is unreadable ({type(error).__name__}: {error})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
-        return None
-    return {"spec": data["spec"], "extra": data.get("extra") or {}}
+        spec, extra = checkpoint_info(path)
+    except CheckpointError as error:
+        raise ExportError(str(error)) from None
+    return {"spec": spec, "extra": extra}
 
 
 def export_project(settings, project: int, out_dir, video: str | None = None, client=None,
@@ -311,7 +309,7 @@ def _plain(value):
 def _human_by_frame(settings, client, stored, config, height: int, width: int) -> dict[int, np.ndarray]:
     if client is None:
         return {}
-    from vidseg.jobs.annotations import human_labels
+    from vidseg.labelstudio.annotations import human_labels
     from vidseg.labelstudio.payloads import video_and_frame
 
     tasks = client.video_tasks(stored.project, stored.video, video_field=settings.video_field,
@@ -330,14 +328,13 @@ def export_command(args) -> int:
     """`python -m vidseg export`: Label Studio is read when LABEL_STUDIO_URL and the key are set."""
     import sys
 
-    from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError
+    from vidseg.labelstudio.client import LabelStudioError, client_from_settings
     from vidseg.settings import Settings
 
     settings = Settings.from_env()
     client = None
     if settings.label_studio_url and settings.label_studio_api_key:
-        client = LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key,
-                                   allowed_hosts=settings.allowed_hosts)
+        client = client_from_settings(settings)
     try:
         xml = Path(args.label_config).read_text() if args.label_config else None
         export_project(settings, args.project, Path(args.out), video=args.video, client=client, label_config_xml=xml)

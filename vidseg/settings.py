@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-GRANULARITIES = ("frame", "rectangle", "superpixel", "pixel")
-STRATEGIES = ("hvsa", "uncertainty", "random", "uniform")
+from vidseg.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 
 class SettingsError(ValueError):
@@ -30,8 +29,10 @@ class Settings:
     frame_field: str = "frame"
     image_field: str = "image"
     granularity: str = "frame"
-    strategy: str = "hvsa"
+    strategy: str = DEFAULT_STRATEGY
     budget: int = 5
+    uncertainty: str = "entropy"
+    uncertain_fraction: float = 0.5
     rectangle_size: int = 16
     superpixels_per_frame: int = 600
     pixel_stride: int = 8
@@ -74,6 +75,9 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        from selection import UNCERTAINTY_METHODS
+        from vidseg.granularities import GRANULARITIES
+
         if self.granularity not in GRANULARITIES:
             raise SettingsError(f"GRANULARITY={self.granularity!r}: choose one of {', '.join(GRANULARITIES)}")
         if self.strategy not in STRATEGIES:
@@ -82,10 +86,33 @@ class Settings:
                      "max_image_pixels"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
+        if self.uncertainty not in UNCERTAINTY_METHODS:
+            raise SettingsError(f"UNCERTAINTY={self.uncertainty!r}: choose one of {', '.join(UNCERTAINTY_METHODS)}")
+        if not 0.0 < self.uncertain_fraction <= 1.0:
+            raise SettingsError(f"UNCERTAIN_FRACTION={self.uncertain_fraction}: choose a fraction in (0, 1]")
         if self.height % 32 or self.width % 32:
             raise SettingsError(f"WORK_HEIGHT and WORK_WIDTH must be multiples of 32, got {self.height}x{self.width}")
         if (self.basic_auth_user is None) != (self.basic_auth_pass is None):
             raise SettingsError("set both BASIC_AUTH_USER and BASIC_AUTH_PASS, or neither")
+
+
+    def round_setup(self, classes: tuple[str, ...], round_number: int):
+        """The cores' configs for round ``round_number`` (1, 2, ...) of a video with these classes:
+        ``(NetworkSpec, RoundConfig, UnitParams)``. The one place settings become core options."""
+        from propagation import FinetuneConfig, NetworkSpec
+        from vidseg.engine import RoundConfig
+        from vidseg.granularities import UnitParams
+
+        spec = NetworkSpec(classes=tuple(classes), arch=self.arch, encoder=self.encoder, height=self.height,
+                           width=self.width, encoder_weights=self.encoder_weights)
+        seed = round_number - 1
+        finetune = FinetuneConfig(steps=self.steps, lr=self.learning_rate, batch_size=self.batch_size,
+                                  temporal_weight=self.temporal_weight, device=self.device, seed=seed)
+        round_config = RoundConfig(strategy=self.strategy, budget=self.budget, uncertainty=self.uncertainty,
+                                   uncertain_fraction=self.uncertain_fraction, warp_trust=self.warp_trust,
+                                   pseudo_labels=self.pseudo_labels, finetune=finetune, seed=seed)
+        units = UnitParams(self.rectangle_size, self.superpixels_per_frame, self.pixel_stride)
+        return spec, round_config, units
 
 
 def _int(text: str) -> int:
@@ -134,6 +161,8 @@ _VARIABLES = {
     "granularity": ("GRANULARITY", (), str.lower),
     "strategy": ("STRATEGY", (), str.lower),
     "budget": ("BUDGET", (), _int),
+    "uncertainty": ("UNCERTAINTY", (), str.lower),
+    "uncertain_fraction": ("UNCERTAIN_FRACTION", (), _float),
     "rectangle_size": ("RECTANGLE_SIZE", (), _int),
     "superpixels_per_frame": ("SUPERPIXELS_PER_FRAME", (), _int),
     "pixel_stride": ("PIXEL_STRIDE", (), _int),

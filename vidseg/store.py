@@ -50,6 +50,12 @@ class VideoStore:
     def status_path(self) -> Path:
         return self.dir / "status.json"
 
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files of a write a killed job never finished (only the lock holder writes here)."""
+        if self.dir.is_dir():
+            for stale in self.dir.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+
     def status(self) -> dict:
         return read_json(self.status_path, default={"video": self.video, "project": self.project, "round": 0})
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import requests
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 from vidseg.labelstudio.brush import label_map_to_results, results_to_label_map
 from vidseg.labelstudio.config import parse_label_config
 

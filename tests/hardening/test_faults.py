@@ -24,10 +24,10 @@ from rq import Queue, SimpleWorker
 
 from _wsgi import create_app
 from vidseg.atomic import atomic_write_bytes
-from vidseg.jobs.frames import FrameError
+from vidseg.jobs.lock import LOCK_SECONDS
 from vidseg.jobs.queue import RETRAIN_JOB, enqueue_coalesced, lock_key
-from vidseg.jobs.retrain import LOCK_SECONDS
 from vidseg.labelstudio.client import LabelStudioError
+from vidseg.labelstudio.frames import FrameError
 from vidseg.redis_server import free_port, start_private_redis
 from vidseg.settings import Settings
 from vidseg.store import Store
@@ -168,7 +168,7 @@ def test_label_studio_unreachable(job_env, monkeypatch, fast_retries):
 
 def test_project_scan_skips_tasks_that_are_no_video_frames(job_env, stub_ls, redis):
     from vidseg.jobs.queue import pending_key
-    from vidseg.jobs.retrain import scan_project
+    from vidseg.jobs.scan import scan_project
 
     stub_ls.tasks.append({"id": 999, "project": 1, "annotations": [], "predictions": [],
                           "data": {"image": "/data/upload/1/holiday-photo.png"}})  # no video id, no frame
@@ -209,7 +209,8 @@ def test_frame_of_another_size_is_a_frame_error_in_the_status(job_env, stub_ls):
 
 
 def _checkpoint(path: Path):
-    from vidseg.propagation import NetworkSpec, build_network, save_checkpoint
+    from propagation import NetworkSpec, build_network
+    from vidseg.artifacts import save_checkpoint
 
     spec = NetworkSpec(classes=("Road", "Car"), height=32, width=64)
     save_checkpoint(path, build_network(spec), spec, {"round": 1})
@@ -218,8 +219,8 @@ def _checkpoint(path: Path):
 
 @pytest.mark.slow
 def test_sigkill_mid_training_leaves_the_checkpoint_intact_and_the_lock_expiring(job_env, stub_ls, redis):
+    from propagation import load_checkpoint
     from vidseg.jobs.retrain import retrain_video
-    from vidseg.propagation import load_checkpoint
 
     annotate(stub_ls, 0)
     store = Store(Path(job_env["MODEL_DIR"])).video(1, "clip-1")
@@ -262,7 +263,8 @@ def test_sigkill_mid_training_leaves_the_checkpoint_intact_and_the_lock_expiring
 
 SAVE_LOOP = """
 import sys
-from vidseg.propagation import NetworkSpec, build_network, save_checkpoint
+from propagation import NetworkSpec, build_network
+from vidseg.artifacts import save_checkpoint
 spec = NetworkSpec(classes=("Road", "Car"), height=32, width=64)
 model = build_network(spec)
 for i in range(1000):
@@ -273,7 +275,7 @@ for i in range(1000):
 
 @pytest.mark.slow
 def test_sigkill_during_checkpoint_writes_never_leaves_a_torn_checkpoint(tmp_path):
-    from vidseg.propagation import load_checkpoint
+    from propagation import load_checkpoint
 
     path = tmp_path / "checkpoint.pt"
     writer = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, str(path)], cwd=REPO, stdout=subprocess.PIPE,
@@ -360,7 +362,7 @@ def test_job_on_a_full_or_read_only_disk_fails_and_the_previous_round_stays(job_
 
 
 def test_frames_decode_the_same_after_a_cache_round_trip(tmp_path):
-    from vidseg.jobs.frames import load_frames
+    from vidseg.labelstudio.frames import load_frames
 
     frames = synthetic_frames()
     tasks = [{"id": i, "data": {"image": f"/f/{i}.png"}} for i in range(len(frames))]

@@ -22,9 +22,9 @@ from rq import Queue, SimpleWorker
 
 import _wsgi
 from _wsgi import create_app
-from vidseg.jobs.frames import FrameError, decode_frame, load_frames
 from vidseg.jobs.queue import RETRAIN_JOB, enqueue_coalesced
 from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError
+from vidseg.labelstudio.frames import FrameError, decode_frame, load_frames
 from vidseg.settings import Settings, SettingsError
 from vidseg.store import Store, VideoStore, video_key
 

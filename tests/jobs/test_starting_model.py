@@ -2,9 +2,8 @@
 
 import torch
 
-from vidseg.jobs.retrain import _starting_model
-from vidseg.propagation import NetworkSpec, build_network, save_checkpoint
-from vidseg.settings import Settings
+from propagation import NetworkSpec, build_network, starting_network
+from vidseg.artifacts import save_checkpoint
 from vidseg.store import Store
 
 SPEC = NetworkSpec(classes=("road", "car"), height=64, width=64)
@@ -18,36 +17,35 @@ def test_base_checkpoint_then_warm_start(tmp_path):
     torch.manual_seed(1)
     base = build_network(SPEC)
     save_checkpoint(tmp_path / "base.pt", base, SPEC)
-    settings = Settings(model_dir=tmp_path / "models", base_checkpoint=tmp_path / "base.pt")
-    store = Store(settings.model_dir).video(1, "clip")
-    started = _starting_model(settings, store, SPEC)
+    store = Store(tmp_path / "models").video(1, "clip")
+    started = starting_network(SPEC, warm=store.checkpoint_path, base=tmp_path / "base.pt")
     assert torch.equal(_first_weight(started), _first_weight(base))
 
     with torch.no_grad():
         next(iter(started.parameters())).add_(1.0)
     save_checkpoint(store.checkpoint_path, started, SPEC, {"round": 1})
-    warm = _starting_model(settings, store, SPEC)
+    warm = starting_network(SPEC, warm=store.checkpoint_path, base=tmp_path / "base.pt")
     assert torch.equal(_first_weight(warm), _first_weight(started))
 
 
 def test_changed_classes_start_a_new_network(tmp_path):
-    settings = Settings(model_dir=tmp_path / "models")
-    store = Store(settings.model_dir).video(1, "clip")
+    """Scratch too when the base is absent: the head has the new classes."""
+    store = Store(tmp_path / "models").video(1, "clip")
     save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 3})
     other = NetworkSpec(classes=("road", "car", "sky"), height=64, width=64)
-    model = _starting_model(settings, store, other)
+    model = starting_network(other, warm=store.checkpoint_path)
     assert model.segmentation_head[0].out_channels == 3
 
 
 def test_a_running_job_renews_its_video_lock(redis, monkeypatch):
     import time
 
-    from vidseg.jobs import retrain
+    from vidseg.jobs import lock as video_lock
 
-    monkeypatch.setattr(retrain, "LOCK_SECONDS", 0.6)
+    monkeypatch.setattr(video_lock, "LOCK_SECONDS", 0.6)
     lock = redis.lock("vidseg:test-lock", timeout=0.6, thread_local=False)
     assert lock.acquire()
-    heartbeat = retrain._LockHeartbeat(lock)
+    heartbeat = video_lock.LockHeartbeat(lock)
     time.sleep(1.5)  # well past the lock's own lifetime
     assert lock.owned()
     heartbeat.stop()

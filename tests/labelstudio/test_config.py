@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from vidseg.granularities import granularity_of
 from vidseg.labelstudio import LabelConfigError, config, parse_label_config
 
 CLASSES = '<Label value="Sky" background="#808080"/><Label value="Road"/><Label value="Car" background="red"/>'
@@ -26,7 +27,7 @@ def test_each_documented_example_parses_to_its_granularity():
     examples = documented_examples()
     assert len(examples) == 4
     parsed = [parse_label_config(xml) for xml in examples]
-    assert [c.granularity for c in parsed] == ["frame", "rectangle", "superpixel", "pixel"]
+    assert [granularity_of(c).name for c in parsed] == ["frame", "rectangle", "superpixel", "pixel"]
     for c in parsed:
         assert (c.image_name, c.image_value, c.brush_name) == ("image", "image", "tag")
         assert c.class_names == ("Sky", "Road", "Car") and c.num_classes == 3
@@ -60,7 +61,7 @@ def test_label_studio_style_config_with_comment_data_and_extra_tags():
 def test_focus_control_name_is_a_parameter():
     rect = '<RectangleLabels name="ask" toName="image"><Label value="Please label"/></RectangleLabels>'
     c = parse_label_config(view(brush(), rect), focus_name="ask")
-    assert (c.focus_name, c.focus_type, c.focus_label, c.granularity) == (
+    assert (c.focus_name, c.focus_type, c.focus_label, granularity_of(c).name) == (
         "ask", "rectanglelabels", "Please label", "rectangle")
     assert parse_label_config(view(brush(), rect)).focus_name is None  # default name "focus" absent
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 from vidseg.labelstudio import (
     AnnotationFormatError,
     LabelConfigError,

@@ -5,12 +5,13 @@ import cv2
 import numpy as np
 import pytest
 
+from propagation import NetworkSpec, build_network
+from propagation.labels import UNKNOWN
 from vidseg.__main__ import main as vidseg_main
+from vidseg.artifacts import save_checkpoint
 from vidseg.export import UNKNOWN_INDEX, ExportError, export_project, export_video, read_export
-from vidseg.labels import UNKNOWN
 from vidseg.labelstudio.brush import label_map_to_results
 from vidseg.labelstudio.config import parse_label_config
-from vidseg.propagation import NetworkSpec, build_network, save_checkpoint
 from vidseg.store import Store, video_key
 
 CONFIG = """<View>

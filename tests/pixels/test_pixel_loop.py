@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vidseg.labels import UNKNOWN
-from vidseg.selection.errors import SelectionError
+from propagation.labels import UNKNOWN
+from selection.errors import SelectionError
 from vidseg.simulation.cli import main as simulation_main
 from vidseg.simulation.pixels import PixelConfig, PixelOracle, annotate_image, summarise, target_reached
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from vidseg.selection.errors import SelectionError
-from vidseg.selection.pixel_picking import check_points, min_pairwise_distance, pick_pixels
+from selection.errors import SelectionError
+from selection.pixel_picking import check_points, min_pairwise_distance, pick_pixels
 
 
 @pytest.mark.parametrize("seed", range(5))

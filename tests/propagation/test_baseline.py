@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import UNREACHABLE, Flows, compute_flows, propagate_labels
+from propagation import UNREACHABLE, Flows, compute_flows, propagate_labels
+from propagation.labels import UNKNOWN
 
 
 def test_one_annotated_frame_propagates_to_neighbours(synthetic_video):

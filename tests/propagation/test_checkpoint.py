@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from vidseg.propagation import (
+from propagation import (
     CheckpointError,
     NetworkSpec,
     build_network,
     load_checkpoint,
     load_user_checkpoint,
-    save_checkpoint,
 )
+from vidseg.artifacts import save_checkpoint
 
 SPEC = NetworkSpec(classes=("background", "disc", "square"), height=64, width=64)
 

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import (
+from propagation import (
     FinetuneConfig,
     NetworkSpec,
     build_network,
@@ -15,6 +14,7 @@ from vidseg.propagation import (
     predict_video,
     upsample_labels,
 )
+from propagation.labels import UNKNOWN
 
 SPEC = NetworkSpec(classes=("background", "disc", "square"), height=64, width=64)
 

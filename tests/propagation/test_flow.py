@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import (
+from propagation import (
     Flows,
     compute_flows,
     load_flows,
     resize_flow,
     resize_flows,
-    save_flows,
     warp,
     warp_labels,
 )
+from propagation.labels import UNKNOWN
+from vidseg.artifacts import save_flows
 
 
 @pytest.fixture

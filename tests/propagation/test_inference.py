@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidseg.propagation import NetworkSpec, build_network, predict_video, upsample_labels
+from propagation import NetworkSpec, build_network, predict_video, upsample_labels
 
 SPEC = NetworkSpec(classes=("a", "b", "c"), height=32, width=64)
 

@@ -1,8 +1,8 @@
 import torch
 import torch.nn.functional as F
 
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import masked_cross_entropy, temporal_consistency, warp
+from propagation import masked_cross_entropy, temporal_consistency, warp
+from propagation.labels import UNKNOWN
 
 
 def test_masked_cross_entropy_ignores_unknown_pixels():

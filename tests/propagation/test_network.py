@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidseg.propagation import (
+from propagation import (
     NetworkSpec,
     build_network,
     capture_embeddings,

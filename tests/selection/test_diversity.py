@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vidseg.selection import FrameUnits, SelectionError, nearest_to_centroids, select_samples
+from selection import FrameUnits, SelectionError, nearest_to_centroids, select_samples
 
 
 def _blobs(n_blobs=4, per_blob=25, dim=8, seed=0):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from vidseg.selection import FrameUnits, RectangleUnits, image_features, select_samples
+from selection import FrameUnits, RectangleUnits, image_features, select_samples
 
 
 def _two_scene_video(n_frames=10, h=12, w=16):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vidseg.selection import STRATEGIES, FrameUnits, RectangleUnits, SelectionError, select_samples
+from selection import STRATEGIES, FrameUnits, RectangleUnits, SelectionError, select_samples
 
 N = 40
 UNITS = RectangleUnits(10, 8, 8, size=4)  # 4 cells per frame, 40 samples

@@ -1,7 +1,7 @@
 import numpy as np
 
-from vidseg.selection import make_units
-from vidseg.selection.superpixels import slic_superpixels
+from selection import SuperpixelUnits
+from selection.superpixels import slic_superpixels
 
 
 def test_slic_respects_a_colour_edge():
@@ -23,9 +23,9 @@ def test_slic_respects_a_colour_edge():
         assert (majority_left != left).mean() < 0.02
 
 
-def test_make_units_builds_superpixel_units_from_frames():
+def test_superpixel_units_from_slic_segments():
     frames = np.random.default_rng(1).integers(0, 255, size=(2, 24, 32, 3), dtype=np.uint8)
-    units = make_units("superpixel", 2, 24, 32, frames=frames, n_superpixels=8)
+    units = SuperpixelUnits(slic_superpixels(frames, n_segments=8))
     assert units.kind == "superpixel" and units.n_samples >= 2
     for f in range(2):
         np.testing.assert_array_equal(np.unique(units.segment_map(f)), units.sample_ids(f))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vidseg.selection import (
+from selection import (
     UNCERTAINTY_METHODS,
     FrameUnits,
     RectangleUnits,
@@ -55,7 +55,7 @@ def test_sample_scores_pool_pixel_uncertainty():
 
 
 def test_delivered_uncertainty_trusts_carried_labels_unless_the_network_disagrees():
-    from vidseg.selection.uncertainty import delivered_uncertainty
+    from selection.uncertainty import delivered_uncertainty
 
     probs = np.zeros((2, 1, 3), np.float32)
     probs[:, 0, 0] = (0.9, 0.1)   # confident class 0

@@ -1,13 +1,12 @@
 import numpy as np
 import pytest
 
-from vidseg.selection import (
+from selection import (
     FrameUnits,
     PixelUnits,
     RectangleUnits,
     SelectionError,
     SuperpixelUnits,
-    make_units,
     pool_per_sample,
 )
 
@@ -109,14 +108,7 @@ def test_pool_per_sample_needs_exactly_one_source():
         pool_per_sample(units, np.zeros((2, 4, 4)))
 
 
-def test_make_units_and_errors():
-    assert make_units("frame", F, H, W).kind == "frame"
-    assert make_units("rectangle", F, H, W, size=4).n_samples == F * 4 * 5
-    assert make_units("pixel", F, H, W, stride=4).n_samples == F * 3 * 4
-    with pytest.raises(SelectionError, match="unknown unit kind"):
-        make_units("polygon", F, H, W)
-    with pytest.raises(SelectionError, match="frames"):
-        make_units("superpixel", F, H, W)
+def test_unit_errors():
     units = RectangleUnits(F, H, W)
     with pytest.raises(SelectionError):
         units.segment_map(F)

@@ -4,16 +4,13 @@ import cv2
 import numpy as np
 import pytest
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 from vidseg.simulation.costs import (
     FrameCostModel,
     frame_cost,
     frame_costs,
-    pixel_cost,
     rectangle_cost,
     region_outlines,
-    sample_cost,
-    superpixel_cost,
     video_cost,
 )
 
@@ -116,23 +113,6 @@ def test_rectangle_bounds_are_checked():
         model.rectangle_cost(5, 5, 5, 8)
     with pytest.raises(ValueError, match="outside"):
         model.rectangle_cost(0, 0, 11, 5)
-
-
-def test_sample_cost_dispatches_by_kind():
-    labels = box_on_background()
-    model = FrameCostModel(labels)
-    assert sample_cost("frame", labels) == 10
-    assert sample_cost("frame", model) == 10
-    mask = np.zeros(labels.shape, bool)
-    mask[5:15, 5:15] = True
-    assert sample_cost("rectangle", model, mask) == model.rectangle_cost(5, 5, 15, 15) == 5
-    assert sample_cost("rectangle", labels, (5, 5, 15, 15)) == 5
-    assert sample_cost("superpixel", labels, mask) == superpixel_cost() == 1
-    assert sample_cost("pixel", labels) == pixel_cost() == 1
-    with pytest.raises(ValueError, match="unknown sample kind"):
-        sample_cost("polygon", labels)
-    with pytest.raises(ValueError, match="needs region"):
-        sample_cost("rectangle", labels)
 
 
 @pytest.mark.skipif(not (CAMVID / "valannot").is_dir(), reason="CamVid copy not present")

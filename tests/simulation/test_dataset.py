@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, Video, load_video
 
 H, W = 12, 16

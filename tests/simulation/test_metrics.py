@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 from vidseg.simulation.metrics import (
     confusion_matrix,
     deliver_labels,

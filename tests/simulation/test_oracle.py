@@ -1,7 +1,7 @@
 import numpy as np
 
-from vidseg.labels import UNKNOWN
-from vidseg.selection import FrameUnits, PixelUnits, RectangleUnits, SuperpixelUnits
+from propagation.labels import UNKNOWN
+from selection import FrameUnits, PixelUnits, RectangleUnits, SuperpixelUnits
 from vidseg.simulation.costs import frame_cost
 from vidseg.simulation.oracle import Oracle
 

@@ -73,7 +73,7 @@ def test_missing_label_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_pretrain_then_run_from_the_checkpoint(tmp_path, capsys):
-    from vidseg.propagation import load_checkpoint
+    from propagation import load_checkpoint
 
     frames, labels = _write_video(tmp_path)
     checkpoint = tmp_path / "base.pt"

@@ -84,7 +84,7 @@ def test_deletions_queue_a_project_scan(client, redis, settings):
                                            "project": {"id": 7}})
     assert answer.status_code == 200 and answer.json["video"] is None
     (job,) = Queue(settings.queue_name, connection=redis).jobs
-    assert job.func_name == "vidseg.jobs.retrain.scan_project"
+    assert job.func_name == "vidseg.jobs.scan.scan_project"
 
 
 def test_unknown_actions_are_ignored_with_200(client):

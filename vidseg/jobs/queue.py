@@ -20,7 +20,7 @@ from rq import Queue, Retry
 PREFIX = "vidseg"
 # Jobs by import path, so the web process never imports torch or the training code.
 RETRAIN_JOB = "vidseg.jobs.retrain.retrain_video"
-SCAN_JOB = "vidseg.jobs.retrain.scan_project"
+SCAN_JOB = "vidseg.jobs.scan.scan_project"
 
 
 def pending_key(project: int, video: str | None) -> str:

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import UNKNOWN
+from propagation import UNKNOWN
+
 from .config import LabelConfig, LabelConfigError
 
 

@@ -339,3 +339,14 @@ def _error(method: str, url: str, response: requests.Response) -> LabelStudioErr
         if body.get("validation_errors"):
             text += ": " + json.dumps(body["validation_errors"])
     return LabelStudioError(f"{method} {url}: {text[:500]}", status=response.status_code, body=body)
+
+
+def client_from_settings(settings) -> LabelStudioClient:
+    """The API client the worker and the admin commands use (``vidseg.settings.Settings``);
+    a LabelStudioError that says what to set when Label Studio is not configured."""
+    if not settings.label_studio_url or not settings.label_studio_api_key:
+        raise LabelStudioError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (Label Studio: Account & Settings > "
+                               "Access Token) so the backend can read tasks and annotations")
+    return LabelStudioClient(settings.label_studio_url, settings.label_studio_api_key,
+                             allowed_hosts=settings.allowed_hosts)
+

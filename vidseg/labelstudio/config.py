@@ -108,15 +108,6 @@ class LabelConfig:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    @property
-    def granularity(self) -> str:
-        """The granularity this config is laid out for: focus control first, then key points."""
-        if self.focus_type == "rectanglelabels":
-            return "rectangle"
-        if self.focus_type == "brushlabels":
-            return "superpixel"
-        return "pixel" if self.keypoint_name else "frame"
-
     def class_id(self, label: str) -> int | None:
         """Class id of a result label (value or alias), None if the config has no such label."""
         for i, name in enumerate(self.class_names):

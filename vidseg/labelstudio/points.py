@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..labels import UNKNOWN
+from propagation import UNKNOWN
+
 from .brush import AnnotationFormatError, decode_brush_mask
 from .config import LabelConfig, LabelConfigError
 

@@ -12,10 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from vidseg.propagation import FinetuneConfig, NetworkSpec
+from propagation import FinetuneConfig, NetworkSpec
+from vidseg.engine import RoundConfig
+from vidseg.granularities import GRANULARITIES, UnitParams
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, load_video
 from vidseg.simulation.pixel_commands import add_pixel_commands, run_pixel_command
-from vidseg.simulation.runner import DEFAULT_BUDGETS, GRANULARITIES, STRATEGIES, RunConfig, run_experiment
+from vidseg.simulation.runner import RunConfig, default_budgets, run_experiment
+from vidseg.strategies import STRATEGIES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +46,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         config = RunConfig(
             strategies=tuple(args.strategies), granularities=tuple(args.granularities),
-            budgets={**DEFAULT_BUDGETS, **args.budget}, max_rounds=args.rounds,
+            budgets={**default_budgets(), **args.budget}, max_rounds=args.rounds,
             target_miou=args.target, max_clicks_pct=args.max_clicks, epsilon=args.epsilon,
-            rectangle_size=args.rectangle_size, superpixels_per_frame=args.superpixels,
-            pixel_stride=args.pixel_stride, warp_trust=args.warp_trust, pseudo_labels=args.pseudo_labels,
-            init_checkpoint=args.init,
-            spec=spec, finetune=finetune, seed=args.seed,
+            units=UnitParams(args.rectangle_size, args.superpixels, args.pixel_stride),
+            round=RoundConfig(warp_trust=args.warp_trust, pseudo_labels=args.pseudo_labels, finetune=finetune),
+            init_checkpoint=args.init, spec=spec, seed=args.seed,
         )
         results = run_experiment(video, config, Path(args.out))
     except (DatasetError, ValueError, FileNotFoundError) as error:
@@ -129,17 +131,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strategies", type=_csv(STRATEGIES), default=["hvsa", "uniform", "warp"])
     run.add_argument("--granularities", type=_csv(GRANULARITIES), default=["frame"])
     run.add_argument("--budget", type=_budget, action=_MergeBudgets, default={},
-                     help=f"samples per round, GRANULARITY=N, repeatable (defaults: {DEFAULT_BUDGETS})")
+                     help=f"samples per round, GRANULARITY=N, repeatable (defaults: {default_budgets()})")
     run.add_argument("--rounds", type=_positive(int), default=10)
     run.add_argument("--target", type=float, default=95.0, help="stop at this label mIoU (%%)")
     run.add_argument("--max-clicks", type=float, default=30.0, help="stop past this %% of full clicks")
     run.add_argument("--epsilon", type=_positive(float), default=2.0, help="approxPolyDP tolerance (px)")
-    run.add_argument("--rectangle-size", type=_positive(int), default=16)
-    run.add_argument("--superpixels", type=_positive(int), default=600, help="superpixels per frame")
-    run.add_argument("--pixel-stride", type=_positive(int), default=8)
-    run.add_argument("--warp-trust", type=int, default=RunConfig.warp_trust,
+    run.add_argument("--rectangle-size", type=_positive(int), default=UnitParams.rectangle_size)
+    run.add_argument("--superpixels", type=_positive(int), default=UnitParams.superpixels_per_frame,
+                     help="superpixels per frame")
+    run.add_argument("--pixel-stride", type=_positive(int), default=UnitParams.pixel_stride)
+    run.add_argument("--warp-trust", type=int, default=RoundConfig.warp_trust,
                      help="labels carried along reliable flow up to this many frames beat the network (0: off)")
-    run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RunConfig.pseudo_labels,
+    run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RoundConfig.pseudo_labels,
                      help="train on those carried labels too")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")
     add_pixel_commands(commands)

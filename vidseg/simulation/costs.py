@@ -46,9 +46,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 
-SAMPLE_KINDS = ("frame", "rectangle", "superpixel", "pixel")
 DEFAULT_EPSILON = 2.0
 
 
@@ -170,40 +169,3 @@ def rectangle_cost(labels: np.ndarray, y0: int, x0: int, y1: int, x1: int,
                    epsilon: float = DEFAULT_EPSILON) -> int:
     """Clicks for the box ``[y0, y1) x [x0, x1)`` of one (H, W) map; for many boxes use FrameCostModel."""
     return FrameCostModel(labels, epsilon).rectangle_cost(y0, x0, y1, x1)
-
-
-def superpixel_cost(*_args, **_kwargs) -> int:
-    """One click: the annotator names the superpixel's dominant label."""
-    return 1
-
-
-def pixel_cost(*_args, **_kwargs) -> int:
-    """One click: the annotator names the pixel's label."""
-    return 1
-
-
-def sample_cost(kind: str, labels: np.ndarray | FrameCostModel, region=None,
-                epsilon: float = DEFAULT_EPSILON) -> int:
-    """Clicks for one sample of ``kind`` in one frame.
-
-    ``labels``: the frame's (H, W) ground truth, or a FrameCostModel of it (reused, faster).
-    ``region``: for "rectangle", the bounds ``(y0, x0, y1, x1)`` (end-exclusive) or an (H, W) bool
-    mask whose bounding box is the rectangle; ignored by the other kinds.
-    """
-    if kind in ("superpixel", "pixel"):
-        return 1
-    if kind not in SAMPLE_KINDS:
-        raise ValueError(f"unknown sample kind {kind!r}; use one of {', '.join(SAMPLE_KINDS)}")
-    model = labels if isinstance(labels, FrameCostModel) else FrameCostModel(labels, epsilon)
-    if kind == "frame":
-        return model.frame_cost()
-    if region is None:
-        raise ValueError("a rectangle cost needs region=(y0, x0, y1, x1) or an (H, W) bool mask")
-    region_array = np.asarray(region)
-    if region_array.ndim == 2:
-        if region_array.shape != model.labels.shape or not region_array.any():
-            raise ValueError(f"rectangle mask must be a non-empty {model.labels.shape} bool array, "
-                             f"got {region_array.shape}")
-        rows, cols = np.nonzero(region_array)
-        return model.rectangle_cost(rows.min(), cols.min(), rows.max() + 1, cols.max() + 1)
-    return model.rectangle_cost(*(int(v) for v in region_array))

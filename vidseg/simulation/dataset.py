@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 LABEL_SUFFIX = ".png"

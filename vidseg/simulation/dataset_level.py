@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 import torch
 
+from propagation import FinetuneConfig, NetworkSpec, finetune, predict_video, starting_network, upsample_labels
 from vidseg.atomic import atomic_write_bytes
-from vidseg.propagation import FinetuneConfig, NetworkSpec, build_network, finetune, predict_video, upsample_labels
 from vidseg.simulation.metrics import label_quality
 from vidseg.simulation.pixels import PixelConfig, annotate_image
 
@@ -57,8 +57,7 @@ def _resize_frames(frames: np.ndarray, spec: NetworkSpec) -> np.ndarray:
 
 def train_dataset_network(frames: np.ndarray, labels: np.ndarray, spec: NetworkSpec, config: DatasetConfig):
     """A network from scratch on (N, H, W, 3) frames and (N, H, W) labels (UNKNOWN = no label)."""
-    torch.manual_seed(config.pixels.seed)
-    model = build_network(spec).to(config.pixels.device)
+    model = starting_network(spec, seed=config.pixels.seed, device=config.pixels.device)
     settings = FinetuneConfig(steps=config.steps, lr=config.lr, batch_size=config.batch_size, pairs_per_step=0,
                               temporal_weight=0.0, seed=config.pixels.seed, device=config.pixels.device)
     stats = finetune(model, _resize_frames(frames, spec), labels, None, spec,

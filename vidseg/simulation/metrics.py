@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidseg.labels import UNKNOWN
+from propagation.labels import UNKNOWN
 
 
 def confusion_matrix(pred: np.ndarray, truth: np.ndarray, n_classes: int,

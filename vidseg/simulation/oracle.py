@@ -1,16 +1,17 @@
 """An oracle annotator: reveals ground truth inside selected samples and counts the clicks it cost.
 
-What a human would deliver per sample kind (and what it costs, see `costs.py`):
-- frame, rectangle: the exact ground truth inside the sample (polygon clicks);
-- superpixel, pixel: one class for the whole sample, the dominant non-void ground-truth label
-  (one click); a sample that is all void reveals nothing but still costs its click.
+What a human delivers for a sample and what it costs is the granularity's (`vidseg.granularities`):
+frames and rectangles reveal the exact ground truth (polygon clicks, `costs.py`); superpixels and
+pixels one class for the whole sample, the dominant non-void label (one click; a sample that is all
+void reveals nothing but still costs its click).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from vidseg.labels import UNKNOWN
+from propagation import UNKNOWN
+from vidseg.granularities import granularity_named
 from vidseg.simulation.costs import FrameCostModel
 
 
@@ -24,6 +25,7 @@ class Oracle:
             )
         self.truth = truth
         self.units = units
+        self.granularity = granularity_named(units.kind)
         self.epsilon = epsilon
         self.revealed = np.full(truth.shape, UNKNOWN, dtype=truth.dtype)
         self.labelled = np.zeros(units.n_samples, dtype=bool)
@@ -44,22 +46,12 @@ class Oracle:
         return spent
 
     def _cost(self, frame: int, mask: np.ndarray) -> int:
-        kind = self.units.kind
-        if kind in ("superpixel", "pixel"):
-            return 1
-        model = self._cost_models.get(frame)
-        if model is None:
-            model = self._cost_models[frame] = FrameCostModel(self.truth[frame], self.epsilon)
-        if kind == "frame":
-            return model.frame_cost()
-        rows, cols = np.nonzero(mask)
-        return model.rectangle_cost(rows.min(), cols.min(), rows.max() + 1, cols.max() + 1)
+        def frame_costs() -> FrameCostModel:
+            if frame not in self._cost_models:
+                self._cost_models[frame] = FrameCostModel(self.truth[frame], self.epsilon)
+            return self._cost_models[frame]
+
+        return self.granularity.clicks(frame_costs, mask)
 
     def _write(self, frame: int, mask: np.ndarray) -> None:
-        truth = self.truth[frame][mask]
-        if self.units.kind in ("frame", "rectangle"):
-            self.revealed[frame][mask] = truth
-            return
-        known = truth[truth != UNKNOWN]
-        if known.size:
-            self.revealed[frame][mask] = np.bincount(known).argmax()
+        self.revealed[frame][mask] = self.granularity.reveal(self.truth[frame][mask])

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidseg.selection.errors import SelectionError
-from vidseg.selection.uncertainty import UNCERTAINTY_METHODS
+from selection.errors import SelectionError
+from selection.uncertainty import UNCERTAINTY_METHODS
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, load_video
 from vidseg.simulation.pixels import DEFAULT_STRATEGIES, PIXEL_STRATEGIES, PixelConfig, run_pixel_experiment
 

@@ -5,7 +5,7 @@ Per image, a network is trained from scratch on single revealed pixels. Round 1 
 ``per_round`` more, trains on, warm-started, and predicts the whole image again:
 
 - ``active``: the most uncertain pixels of the current prediction (``uncertainty``, default margin),
-  no two picks closer than ``min_distance`` px (``vidseg.selection.pixel_picking.pick_pixels``);
+  no two picks closer than ``min_distance`` px (``selection.pixel_picking.pick_pixels``);
 - ``random``: uniformly random pixels, the baseline;
 - ``error`` (optional): like ``active`` but only among the pixels the network gets wrong, which is
   what an annotator correcting a pre-annotation does (the simulated one reads the ground truth).
@@ -36,11 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from propagation import UNKNOWN, FinetuneConfig, NetworkSpec, finetune, overlay_known, predict_video, starting_network
+from selection.pixel_picking import check_points, pick_pixels
+from selection.uncertainty import UNCERTAINTY_METHODS, pixel_uncertainty
 from vidseg.atomic import atomic_write_bytes
-from vidseg.labels import UNKNOWN
-from vidseg.propagation import FinetuneConfig, NetworkSpec, build_network, finetune, predict_video
-from vidseg.selection.pixel_picking import check_points, pick_pixels
-from vidseg.selection.uncertainty import UNCERTAINTY_METHODS, pixel_uncertainty
 from vidseg.simulation.metrics import label_quality
 
 PIXEL_STRATEGIES = ("active", "random", "error")
@@ -142,7 +141,7 @@ def predict_full(model, image: np.ndarray, spec: NetworkSpec, size: tuple[int, i
 
 
 def _measure(oracle: PixelOracle, probs: np.ndarray, n_classes: int) -> tuple[dict, np.ndarray]:
-    delivered = np.where(oracle.revealed != UNKNOWN, oracle.revealed, probs.argmax(axis=0))
+    delivered = overlay_known(oracle.revealed, probs.argmax(axis=0))
     quality = label_quality(delivered, oracle.truth, n_classes)
     pixels = len(oracle.points)
     return {
@@ -172,8 +171,7 @@ def annotate_image(image: np.ndarray, truth: np.ndarray, class_names, config: Pi
     started = time.perf_counter()
     oracle.reveal(pick_pixels(rng.random(size), config.per_round, config.min_distance,
                               candidates=oracle.candidates))
-    torch.manual_seed(config.seed)
-    model = build_network(spec).to(config.device)
+    model = starting_network(spec, seed=config.seed, device=config.device)
     train_on_pixels(model, small, oracle.revealed, spec, config.first_steps, config, config.seed)
     probs = predict_full(model, small, spec, size, config.device)
     first, delivered = _measure(oracle, probs, n_classes)

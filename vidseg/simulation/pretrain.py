@@ -5,22 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
-
-from vidseg.propagation import (
+from propagation import (
     FinetuneConfig,
     NetworkSpec,
-    build_network,
     finetune,
-    save_checkpoint,
+    starting_network,
 )
+from vidseg.artifacts import save_checkpoint
 from vidseg.simulation.dataset import Video
 
 
 def pretrain(video: Video, spec: NetworkSpec, config: FinetuneConfig, out: Path, log=print) -> dict:
     """Train from scratch on every frame's labels (no temporal term: the frames are not a video)."""
-    torch.manual_seed(config.seed)
-    model = build_network(spec).to(config.device)
+    model = starting_network(spec, seed=config.seed, device=config.device)
     started = time.perf_counter()
     every = max(1, config.steps // 20)
 

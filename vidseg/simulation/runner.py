@@ -2,7 +2,7 @@
 
 Every series (one strategy on one granularity) starts from the same network (scratch or a
 pretrained checkpoint) and loops until the target label mIoU, the click cap or the round cap.
-It drives `vidseg.engine`, the code the RQ worker runs, never a copy of it.
+Each round is `vidseg.engine.run_round`, the code the RQ worker runs, never a copy of it.
 """
 
 from __future__ import annotations
@@ -16,67 +16,49 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from propagation import NetworkSpec, compute_flows, load_checkpoint, starting_network
 from vidseg.atomic import atomic_write_bytes
-from vidseg.engine import SelectionConfig, deliver, fit_and_predict, propagated_labels, select_next
-from vidseg.propagation import (
-    FinetuneConfig,
-    NetworkSpec,
-    build_network,
-    compute_flows,
-    load_checkpoint,
-    predict_video,
-    propagate_labels,
-    resize_flows,
-    upsample_labels,
-)
-from vidseg.selection import make_units
+from vidseg.engine import RoundConfig, RoundResult, run_round
+from vidseg.granularities import GRANULARITIES, UnitParams, granularity_named
 from vidseg.simulation.costs import video_cost
 from vidseg.simulation.dataset import Video
-from vidseg.simulation.metrics import deliver_labels, label_quality
+from vidseg.simulation.metrics import label_quality
 from vidseg.simulation.oracle import Oracle
 from vidseg.simulation.plots import plot_quality_vs_clicks
+from vidseg.strategies import strategy_named
 
-STRATEGIES = ("hvsa", "uncertainty", "random", "uniform", "warp")
-"""`warp` is the no-learning baseline: uniform frames, labels carried along the optical flow."""
-GRANULARITIES = ("frame", "rectangle", "superpixel", "pixel")
 TARGETS = (80.0, 90.0, 95.0)
-DEFAULT_BUDGETS = {"frame": 2, "rectangle": 250, "superpixel": 300, "pixel": 500}
 
 Log = Callable[[str], None]
+
+
+def default_budgets() -> dict[str, int]:
+    return {name: granularity.simulation_budget for name, granularity in GRANULARITIES.items()}
 
 
 @dataclass
 class RunConfig:
     strategies: tuple[str, ...] = ("hvsa", "uniform", "warp")
     granularities: tuple[str, ...] = ("frame",)
-    budgets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
+    budgets: dict[str, int] = field(default_factory=default_budgets)
     max_rounds: int = 10
     target_miou: float = 95.0
     max_clicks_pct: float = 30.0
     epsilon: float = 2.0
-    rectangle_size: int = 16
-    superpixels_per_frame: int = 600
-    pixel_stride: int = 8
-    uncertainty: str = "entropy"
-    uncertain_fraction: float = 0.5
-    warp_trust: int = 100
-    """Labels carried along reliable flow up to this many frames win over the network's (0: off)."""
-    pseudo_labels: bool = True
-    """Train on those carried labels too, not only on revealed ones."""
+    units: UnitParams = field(default_factory=UnitParams)
+    round: RoundConfig = field(default_factory=RoundConfig)
+    """Uncertainty, label carrying and fine-tuning of every round; strategy, budget and seed are set
+    per series and round."""
     init_checkpoint: str | None = None
     spec: NetworkSpec | None = None
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     seed: int = 0
 
     def validate(self) -> None:
         for name in self.strategies:
-            if name not in STRATEGIES:
-                raise ValueError(f"unknown strategy {name!r}: choose from {', '.join(STRATEGIES)}")
+            strategy_named(name)
         for name in self.granularities:
-            if name not in GRANULARITIES:
-                raise ValueError(f"unknown granularity {name!r}: choose from {', '.join(GRANULARITIES)}")
+            granularity_named(name)
             if self.budgets.get(name, 0) <= 0:
                 raise ValueError(f"budget per round for {name!r} must be a positive number of samples")
         if self.max_rounds <= 0:
@@ -91,18 +73,14 @@ def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = pr
     full_clicks = video_cost(video.labels, config.epsilon)
     log(f"{len(video.names)} frames, full manual cost {full_clicks} clicks")
     started = time.perf_counter()
-    full_flows = compute_flows(video.frames)
-    work_flows = resize_flows(full_flows, (spec.height, spec.width))
+    flows = compute_flows(video.frames)
     log(f"optical flow: {time.perf_counter() - started:.1f} s")
 
     results = {"config": _describe(config, spec), "full_clicks": full_clicks, "rows": []}
-    for granularity in config.granularities:
-        units = make_units(
-            granularity, *video.labels.shape, size=config.rectangle_size, stride=config.pixel_stride,
-            frames=video.frames, n_superpixels=config.superpixels_per_frame,
-        )
+    for name in config.granularities:
+        units = granularity_named(name).units(*video.labels.shape, video.frames, config.units)
         for strategy in config.strategies:
-            series = _Series(video, config, spec, units, strategy, full_clicks, work_flows, full_flows, log)
+            series = _Series(video, config, spec, units, strategy, full_clicks, flows, log)
             results["rows"].extend(series.run())
             results["summary"] = summarise(results["rows"])
             write_results(results, out_dir)
@@ -112,59 +90,45 @@ def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = pr
 class _Series:
     """One strategy on one granularity, from a fresh copy of the starting network."""
 
-    def __init__(self, video, config, spec, units, strategy, full_clicks, work_flows, full_flows, log):
+    def __init__(self, video, config, spec, units, strategy, full_clicks, flows, log):
         self.video, self.config, self.spec, self.units = video, config, spec, units
-        self.strategy, self.full_clicks, self.log = strategy, full_clicks, log
-        self.work_flows, self.full_flows = work_flows, full_flows
+        self.strategy, self.full_clicks, self.flows, self.log = strategy, full_clicks, flows, log
         self.name = f"{strategy}/{units.kind}"
 
     def run(self) -> list[dict]:
         config, video = self.config, self.video
         oracle = Oracle(video.labels, self.units, config.epsilon)
-        model = self._starting_network()
-        prediction, propagated, rows = None, None, []
-        if config.init_checkpoint and self.strategy != "warp":
-            started = time.perf_counter()
-            prediction = predict_video(model, video.frames, self.spec, device=config.finetune.device)
-            fallback = upsample_labels(prediction.probs, video.labels.shape[1:])
-            rows.append(self._measure(0, oracle, fallback, time.perf_counter() - started))
-        selection_strategy = "uniform" if self.strategy == "warp" else self.strategy
+        model = starting_network(self.spec, base=config.init_checkpoint, seed=config.seed,
+                                 device=config.round.finetune.device)
+        started = time.perf_counter()
+        result = self._round(model, oracle, 0)
+        rows = []
+        if result.delivered is not None:  # a pretrained start is measured before any click
+            rows.append(self._measure(0, oracle, result.delivered, time.perf_counter() - started))
         for round_index in range(1, config.max_rounds + 1):
             started = time.perf_counter()
-            selection = select_next(
-                self.units, oracle.labelled,
-                SelectionConfig(selection_strategy, config.budgets[self.units.kind], config.uncertainty,
-                                config.uncertain_fraction, config.seed + round_index),
-                prediction, video.frames, carried=propagated,
-            )
-            if selection.ids.size == 0:
+            if result.selection.ids.size == 0:
                 break
-            oracle.reveal(selection.ids)
-            if self.strategy == "warp":
-                fallback = propagate_labels(oracle.revealed, self.full_flows)[0]
-            else:
-                propagated = propagated_labels(oracle.revealed, self.full_flows, config.warp_trust)
-                prediction, _ = fit_and_predict(
-                    model, video.frames, propagated if config.pseudo_labels else oracle.revealed,
-                    self.work_flows, self.spec, replace(config.finetune, seed=config.seed + round_index),
-                )
-                fallback = deliver(propagated, upsample_labels(prediction.probs, video.labels.shape[1:]))
-            row = self._measure(round_index, oracle, fallback, time.perf_counter() - started)
-            row["selected_by"] = selection.strategy
+            oracle.reveal(result.selection.ids)
+            selected_by = result.selection.strategy
+            result = self._round(model, oracle, round_index)
+            row = self._measure(round_index, oracle, result.delivered, time.perf_counter() - started)
+            row["selected_by"] = selected_by
             rows.append(row)
             if row["miou"] >= config.target_miou or row["clicks_pct"] >= config.max_clicks_pct:
                 break
         return rows
 
-    def _starting_network(self) -> torch.nn.Module:
-        if self.config.init_checkpoint:
-            model, _, _ = load_checkpoint(self.config.init_checkpoint, device=self.config.finetune.device)
-            return model
-        torch.manual_seed(self.config.seed)
-        return build_network(self.spec).to(self.config.finetune.device)
+    def _round(self, model, oracle: Oracle, round_index: int) -> RoundResult:
+        """The engine's round on what the oracle revealed so far; its selection is the next reveal."""
+        config = self.config
+        seed = config.seed + round_index
+        round_config = replace(config.round, strategy=self.strategy, budget=config.budgets[self.units.kind],
+                               seed=seed, finetune=replace(config.round.finetune, seed=seed))
+        return run_round(model, self.video.frames, oracle.revealed, self.units, oracle.labelled, self.flows,
+                         self.spec, round_config, predict_untrained=config.init_checkpoint is not None)
 
-    def _measure(self, round_index: int, oracle: Oracle, fallback: np.ndarray, seconds: float) -> dict:
-        delivered = deliver_labels(oracle.revealed, fallback)
+    def _measure(self, round_index: int, oracle: Oracle, delivered: np.ndarray, seconds: float) -> dict:
         quality = label_quality(delivered, self.video.labels, self.video.n_classes)
         row = {
             "series": self.name, "strategy": self.strategy, "granularity": self.units.kind,

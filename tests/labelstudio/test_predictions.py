@@ -2,13 +2,13 @@
 
 import numpy as np
 
+from propagation.labels import UNKNOWN
+from selection import FrameUnits, PixelUnits, RectangleUnits, SuperpixelUnits
 from vidseg.engine import Selection
-from vidseg.jobs.predictions import frame_results
-from vidseg.labels import UNKNOWN
 from vidseg.labelstudio.brush import results_to_label_map
 from vidseg.labelstudio.config import parse_label_config
 from vidseg.labelstudio.points import keypoints_to_sparse_labels, rectangle_results_to_mask
-from vidseg.selection import FrameUnits, PixelUnits, RectangleUnits, SuperpixelUnits
+from vidseg.labelstudio.predictions import frame_results
 
 CLASSES = '<BrushLabels name="tag" toName="image"><Label value="Road"/><Label value="Car"/></BrushLabels>'
 TASKS = [{"id": 10 + i, "data": {}} for i in range(3)]

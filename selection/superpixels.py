@@ -7,7 +7,7 @@ Why SLIC from scikit-image (``skimage.segmentation.slic``):
   shared 2-core development machine), i.e. ~17 s for a 101-frame clip, done once per video;
 - SLIC's compact, roughly equal-sized regions suit annotation costs better than Felzenszwalb or
   watershed segments, whose sizes vary by orders of magnitude.
-scikit-image is imported lazily so the rest of ``vidseg.selection`` needs only numpy + scikit-learn.
+scikit-image is imported lazily so the rest of ``selection`` needs only numpy + scikit-learn.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..labels import UNKNOWN
 from .flow import Flows, warp_labels
+from .labels import UNKNOWN
 
 UNREACHABLE = np.iinfo(np.int32).max
 """Distance of a pixel that no annotated frame reaches."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..atomic import atomic_write
-from ..labels import UNKNOWN
+from .labels import UNKNOWN
 
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -116,20 +116,16 @@ def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, prese
     return out
 
 
-def save_flows(path: str | os.PathLike, flows: Flows) -> None:
-    """Write a compressed ``.npz`` (float16 flows), atomically."""
-
-    def write(file) -> None:  # a file object, so numpy does not append ".npz"
-        np.savez_compressed(
-            file, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
-            valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
-        )
-
-    atomic_write(path, write)
+def write_flows(file: BinaryIO, flows: Flows) -> None:
+    """Write a compressed ``.npz`` (float16 flows) to a binary file (so numpy does not append ".npz")."""
+    np.savez_compressed(
+        file, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
+        valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
+    )
 
 
 def load_flows(path: str | os.PathLike) -> Flows:
-    """Read :func:`save_flows` output. Missing file: FileNotFoundError; corrupt: ValueError."""
+    """Read :func:`write_flows` output. Missing file: FileNotFoundError; corrupt: ValueError."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"flow cache {os.fspath(path)} not found")
     try:

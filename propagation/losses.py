@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..labels import UNKNOWN
 from .flow import warp
+from .labels import UNKNOWN
 
 
 def masked_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = UNKNOWN) -> torch.Tensor:

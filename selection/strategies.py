@@ -83,7 +83,8 @@ STRATEGIES = {
     "cold_start": cold_start_sampling,
 }
 
-_NEEDS = {"hvsa": ("scores", "embeddings"), "uncertainty": ("scores",), "cold_start": ("embeddings",)}
+STRATEGY_INPUTS = {"hvsa": ("scores", "embeddings"), "uncertainty": ("scores",), "cold_start": ("embeddings",)}
+"""What each strategy needs besides the units; a strategy not listed needs nothing more."""
 _HINTS = {
     "scores": "(N,) per-sample uncertainty, e.g. sample_scores(units, probs)",
     "embeddings": "(N, D) per-sample features, e.g. pool_per_sample(units, embeddings) "
@@ -122,7 +123,7 @@ def select_samples(strategy: str, *, budget: int, units: SampleUnits, labelled, 
         raise SelectionError(f"labelled must be a (N,) bool array with N={n} samples, "
                              f"got shape {labelled.shape}")
     arrays = {"scores": scores, "embeddings": embeddings}
-    for name in _NEEDS.get(strategy, ()):
+    for name in STRATEGY_INPUTS.get(strategy, ()):
         if arrays[name] is None:
             raise SelectionError(f"strategy {strategy!r} needs {name}: {_HINTS[name]}")
     if scores is not None:

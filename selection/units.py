@@ -15,8 +15,6 @@ import numpy as np
 
 from .errors import SelectionError
 
-UNIT_KINDS = ("frame", "rectangle", "superpixel", "pixel")
-
 
 class SampleUnits:
     """Common behaviour; subclasses define ``kind``, ``offsets`` and ``local_map``."""
@@ -195,25 +193,6 @@ class PixelUnits(SampleUnits):
         out = np.zeros((self.height, self.width), dtype=bool)
         out[y, x] = True
         return frame, out
-
-
-def make_units(kind: str, n_frames: int, height: int, width: int, *, size: int = 16, stride: int = 8,
-               frames: np.ndarray | None = None, n_superpixels: int = 300,
-               compactness: float = 10.0) -> SampleUnits:
-    """Build units of ``kind``; superpixels need ``frames`` (F, H, W, 3) uint8 and run SLIC on them."""
-    if kind == "frame":
-        return FrameUnits(n_frames, height, width)
-    if kind == "rectangle":
-        return RectangleUnits(n_frames, height, width, size=size)
-    if kind == "pixel":
-        return PixelUnits(n_frames, height, width, stride=stride)
-    if kind == "superpixel":
-        if frames is None or np.shape(frames)[:3] != (n_frames, height, width):
-            raise SelectionError(f"superpixel units need frames of shape ({n_frames}, {height}, {width}, 3)")
-        from .superpixels import slic_superpixels
-
-        return SuperpixelUnits(slic_superpixels(frames, n_segments=n_superpixels, compactness=compactness))
-    raise SelectionError(f"unknown unit kind {kind!r}; use one of {', '.join(UNIT_KINDS)}")
 
 
 def _axis_weights(group_of: np.ndarray, n_low: int) -> np.ndarray:

@@ -1,15 +1,16 @@
-"""Checkpoints: atomic save, safe load (``weights_only=True``), warm start from a user's file."""
+"""Checkpoints: a writer for any binary file (the caller makes it atomic), safe load
+(``weights_only=True``), warm start from a user's file, and the one way to pick a round's starting network."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
+from typing import BinaryIO
 
 import numpy as np
 import torch
 
-from ..atomic import atomic_write
 from .network import NetworkSpec, build_network
 
 log = logging.getLogger(__name__)
@@ -39,20 +40,15 @@ def _plain(value):
     return value
 
 
-def atomic_torch_save(obj, path: str | os.PathLike) -> None:
-    """``torch.save`` atomically: readers never see a half-written file, even if the worker is killed."""
-    atomic_write(path, lambda file: torch.save(obj, file))
-
-
-def save_checkpoint(
-    path: str | os.PathLike, model: torch.nn.Module, spec: NetworkSpec, extra: dict | None = None
+def write_checkpoint(
+    file: BinaryIO, model: torch.nn.Module, spec: NetworkSpec, extra: dict | None = None
 ) -> None:
-    """Atomically write ``{state_dict (CPU tensors), spec (plain dict), extra (round, steps, ...)}``."""
+    """Write ``{state_dict (CPU tensors), spec (plain dict), extra (round, steps, ...)}`` to ``file``."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save(
+    torch.save(
         {"format": FORMAT, "version": VERSION, "state_dict": state, "spec": spec.to_dict(),
          "extra": _plain(dict(extra or {}))},
-        path,
+        file,
     )
 
 
@@ -70,13 +66,27 @@ def _offline(spec: NetworkSpec) -> NetworkSpec:
     return dataclasses.replace(spec, encoder_weights=None)
 
 
-def load_checkpoint(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
-) -> tuple[torch.nn.Module, NetworkSpec, dict]:
-    """Load a file written by :func:`save_checkpoint`; returns ``(model in eval mode, spec, extra)``."""
+def _read_ours(path: str | os.PathLike) -> dict:
     data = _read(path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(path, f"not a {FORMAT} file (use load_user_checkpoint for other formats)")
+    return data
+
+
+def checkpoint_info(path: str | os.PathLike) -> tuple[dict, dict]:
+    """``(spec as a plain dict, extra)`` of a file written by :func:`write_checkpoint`, without
+    building its network (export and status read this)."""
+    data = _read_ours(path)
+    if not isinstance(data.get("spec"), dict):
+        raise CheckpointError(path, "holds no network spec")
+    return dict(data["spec"]), dict(data.get("extra") or {})
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[torch.nn.Module, NetworkSpec, dict]:
+    """Load a file written by :func:`write_checkpoint`; returns ``(model in eval mode, spec, extra)``."""
+    data = _read_ours(path)
     try:
         spec = NetworkSpec.from_dict(data["spec"])
         model = build_network(_offline(spec))
@@ -137,3 +147,29 @@ def load_user_checkpoint(
     if skipped:
         log.warning("%s: segmentation head not loaded (other classes): %s", path, ", ".join(skipped))
     return model.to(device), skipped
+
+
+def starting_network(
+    spec: NetworkSpec,
+    *,
+    warm: str | os.PathLike | None = None,
+    base: str | os.PathLike | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """The network a round starts from, in this order:
+
+    - ``warm``: the video's own last checkpoint, when the file exists and has ``spec``'s classes;
+    - ``base``: a user's or pretrained checkpoint (a head for other classes starts fresh);
+    - fresh weights (``spec.encoder_weights`` for the encoder), seeded with ``seed``.
+    """
+    if warm is not None and os.path.isfile(warm):
+        model, saved, _ = load_checkpoint(warm, device=device)
+        if tuple(saved.classes) == tuple(spec.classes):
+            return model
+        log.warning("%s: classes changed, not warm-starting from it", os.fspath(warm))
+    if base is not None:
+        model, _skipped_head = load_user_checkpoint(base, spec, device=device)
+        return model
+    torch.manual_seed(seed)
+    return build_network(spec).to(device)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from vidseg.jobs.priorities import frame_priorities
+from vidseg.labelstudio.priorities import frame_priorities
 
 
 def test_selected_frames_come_first_in_rank_order():

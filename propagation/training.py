@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..labels import UNKNOWN
 from .flow import Flows, resize_flow, resize_nearest
+from .labels import UNKNOWN
 from .losses import masked_cross_entropy, temporal_consistency
 from .network import NetworkSpec, normalise
 

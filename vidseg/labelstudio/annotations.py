@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from vidseg.labels import UNKNOWN
+from propagation import UNKNOWN, overlay_known
 from vidseg.labelstudio.brush import results_to_label_map
 from vidseg.labelstudio.config import LabelConfig
 from vidseg.labelstudio.points import keypoints_to_sparse_labels, rectangle_results_to_mask
@@ -48,7 +48,7 @@ def human_labels(tasks: list[dict], config: LabelConfig, height: int, width: int
         frame = results_to_label_map(results, config, height, width)
         if config.keypoint_name:
             points = keypoints_to_sparse_labels(results, config, height, width)
-            frame = np.where(points != UNKNOWN, points, frame)
+            frame = overlay_known(points, frame)
         if config.focus_name and any(r.get("from_name") == config.focus_name for r in results):
             focus = rectangle_results_to_mask(results, config, height, width)
             frame = np.where(focus, frame, UNKNOWN)

@@ -1,0 +1,57 @@
+"""Propagation core: network factory and checkpoints, optical flow, losses, fine-tuning, inference,
+label carrying along the flow and the label-map conventions. Imports torch, segmentation-models-pytorch
+and OpenCV only; arrays in, arrays out; device and paths are injected by the caller.
+
+Names load on first use, so importing one light piece (e.g. ``UNKNOWN``) does not import the rest."""
+
+import importlib
+
+_EXPORTS = {
+    "build_network": "network",
+    "capture_embeddings": "network",
+    "checkpoint_info": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "compute_flows": "flow",
+    "consistency_mask": "flow",
+    "DEFAULT_DECODER_CHANNELS": "network",
+    "DEFAULT_ENCODER": "network",
+    "downscale_labels": "training",
+    "embedding_dim": "network",
+    "finetune": "training",
+    "FinetuneConfig": "training",
+    "Flows": "flow",
+    "forward_with_embeddings": "network",
+    "load_checkpoint": "checkpoint",
+    "load_flows": "flow",
+    "load_user_checkpoint": "checkpoint",
+    "masked_cross_entropy": "losses",
+    "NetworkSpec": "network",
+    "normalise": "network",
+    "overlay_known": "labels",
+    "predict_video": "inference",
+    "propagate_labels": "baseline",
+    "resize_flow": "flow",
+    "resize_flows": "flow",
+    "resize_nearest": "flow",
+    "starting_network": "checkpoint",
+    "temporal_consistency": "losses",
+    "UNKNOWN": "labels",
+    "UNREACHABLE": "baseline",
+    "upsample_labels": "inference",
+    "VideoPrediction": "inference",
+    "warp": "flow",
+    "warp_labels": "flow",
+    "write_checkpoint": "checkpoint",
+    "write_flows": "flow",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
