@@ -19,12 +19,15 @@ WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when pyproject.toml changes.
 COPY pyproject.toml README.md ./
-RUN mkdir -p vidseg \
-    && touch vidseg/__init__.py \
+RUN mkdir -p selection propagation vidseg \
+    && touch selection/__init__.py propagation/__init__.py vidseg/__init__.py \
     && pip install --extra-index-url "${TORCH_INDEX_URL}" . \
     && pip uninstall -y vidseg \
-    && rm -rf vidseg build
+    && rm -rf selection propagation vidseg build
 
+# The two cores, the application around them, the web face on top.
+COPY selection ./selection
+COPY propagation ./propagation
 COPY vidseg ./vidseg
 COPY model.py _wsgi.py ./
 RUN pip install --no-deps . \

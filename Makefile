@@ -21,6 +21,6 @@ test: $(VENV)/.installed .ls-venv/bin/label-studio
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check vidseg tests benchmarks model.py _wsgi.py
+	$(VENV)/bin/ruff check selection propagation vidseg tests benchmarks model.py _wsgi.py
 
 .PHONY: install run test lint
