@@ -35,7 +35,8 @@ def test_units_follow_the_unit_params():
     params = UnitParams(rectangle_size=5, superpixels_per_frame=4, pixel_stride=4)
     assert granularity_named("frame").units(F, H, W, None, params).n_samples == F
     assert granularity_named("rectangle").units(F, H, W, None, params).n_samples == F * 2 * 4
-    assert granularity_named("pixel").units(F, H, W, None, params).n_samples == F * 2 * 5  # rows 2, 6; columns 2, 6, ..., 18
+    # pixel rows 2, 6 and columns 2, 6, ..., 18
+    assert granularity_named("pixel").units(F, H, W, None, params).n_samples == F * 2 * 5
     frames = np.random.default_rng(0).integers(0, 255, size=(F, H, W, 3), dtype=np.uint8)
     assert granularity_named("superpixel").units(F, H, W, frames, params).kind == "superpixel"
     with pytest.raises(SelectionError, match="frames"):

@@ -32,7 +32,8 @@ def test_a_core_imports_only_its_own_libraries(core):
     assert files
     for path in files:
         outside = imported_packages(path) - allowed
-        assert not outside, f"{path.relative_to(REPO)} imports {sorted(outside)}; {core} may import {sorted(CORES[core])}"
+        assert not outside, f"{path.relative_to(REPO)} imports {sorted(outside)}; {core} may import only " \
+            f"{sorted(CORES[core])}"
 
 
 def test_the_web_face_starts_without_torch_or_the_training_stack():

@@ -5,12 +5,14 @@ import cv2
 import numpy as np
 import pytest
 
+from propagation import FinetuneConfig
 from propagation.labels import UNKNOWN
 from selection.errors import SelectionError
 from vidseg.simulation.cli import main as simulation_main
 from vidseg.simulation.pixels import PixelConfig, PixelOracle, annotate_image, summarise, target_reached
 
-FAST = dict(height=64, width=64, encoder="mobilenet_v2", lr=5e-3, first_steps=40, steps=30, min_distance=8.0)
+FAST = dict(height=64, width=64, encoder="mobilenet_v2", first_steps=40, min_distance=8.0,
+            finetune=FinetuneConfig(steps=30, lr=5e-3, batch_size=1, pairs_per_step=0, temporal_weight=0.0))
 
 
 def test_a_few_pixels_per_region_label_a_simple_image_almost_perfectly(image_and_labels):

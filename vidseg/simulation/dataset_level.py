@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -36,18 +36,17 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    """pixels: the per-image loop (its first strategy makes the pseudo-labels); steps, batch_size,
-    lr: training of each data-set network, at the same working resolution as the per-image ones."""
+    """pixels: the per-image loop (its first strategy makes the pseudo-labels); network: training of
+    each data-set network (seeded and placed like the per-image ones), at their working resolution."""
 
     pixels: PixelConfig = field(default_factory=lambda: PixelConfig(strategies=("active",)))
-    steps: int = 300
-    batch_size: int = 4
-    lr: float = 1e-3
+    network: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(
+        steps=300, batch_size=4, lr=1e-3, pairs_per_step=0, temporal_weight=0.0))
     sparse_baseline: bool = False
 
     def validate(self) -> None:
         self.pixels.validate()
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+        if self.network.steps < 1 or self.network.batch_size < 1 or self.network.lr <= 0:
             raise ValueError("data-set network steps, batch size and learning rate must be positive")
 
 
@@ -57,9 +56,9 @@ def _resize_frames(frames: np.ndarray, spec: NetworkSpec) -> np.ndarray:
 
 def train_dataset_network(frames: np.ndarray, labels: np.ndarray, spec: NetworkSpec, config: DatasetConfig):
     """A network from scratch on (N, H, W, 3) frames and (N, H, W) labels (UNKNOWN = no label)."""
-    model = starting_network(spec, seed=config.pixels.seed, device=config.pixels.device)
-    settings = FinetuneConfig(steps=config.steps, lr=config.lr, batch_size=config.batch_size, pairs_per_step=0,
-                              temporal_weight=0.0, seed=config.pixels.seed, device=config.pixels.device)
+    device = config.pixels.finetune.device
+    model = starting_network(spec, seed=config.pixels.seed, device=device)
+    settings = replace(config.network, seed=config.pixels.seed, device=device)
     stats = finetune(model, _resize_frames(frames, spec), labels, None, spec,
                      settings)
     return model, stats
@@ -114,7 +113,7 @@ def run_dataset_experiment(train, indices, val, config: DatasetConfig, out_dir: 
     for name, labels, cost in training_sets:
         started, cpu_started = time.perf_counter(), time.process_time()
         model, stats = train_dataset_network(frames, labels, spec, config)
-        entry = {"labels_pct_of_pixels": cost, **evaluate(model, val, spec, config.pixels.device),
+        entry = {"labels_pct_of_pixels": cost, **evaluate(model, val, spec, config.pixels.finetune.device),
                  "final_loss": round(stats["final"]["loss"], 4), "seconds": round(time.perf_counter() - started, 1),
                  "cpu_seconds": round(time.process_time() - cpu_started, 1)}
         results["networks"][name] = entry

@@ -53,8 +53,9 @@ def run_pixel_command(args) -> int:
 
         val = load_video(args.val_frames, args.val_labels, ignore_index=args.ignore_index, n_classes=video.n_classes,
                          class_names=video.class_names)
-        settings = DatasetConfig(pixels=replace(config, strategies=("active",)), steps=args.dataset_steps,
-                                 batch_size=args.dataset_batch, lr=args.dataset_lr,
+        network = replace(DatasetConfig().network, steps=args.dataset_steps, batch_size=args.dataset_batch,
+                          lr=args.dataset_lr)
+        settings = DatasetConfig(pixels=replace(config, strategies=("active",)), network=network,
                                  sparse_baseline=args.sparse_baseline)
         results = run_dataset_experiment(video, indices, val, settings, Path(args.out))
         _print_dataset(results, args.out)
@@ -79,8 +80,8 @@ def _add_loop_arguments(sub, images: int = 10) -> None:
     sub.add_argument("--rounds", type=int, default=defaults.rounds)
     sub.add_argument("--per-round", type=int, default=defaults.per_round, help="pixels revealed per round")
     sub.add_argument("--first-steps", type=int, default=defaults.first_steps, help="training steps of round 1")
-    sub.add_argument("--steps", type=int, default=defaults.steps, help="training steps of each later round")
-    sub.add_argument("--lr", type=float, default=defaults.lr)
+    sub.add_argument("--steps", type=int, default=defaults.finetune.steps, help="training steps of each later round")
+    sub.add_argument("--lr", type=float, default=defaults.finetune.lr)
     sub.add_argument("--min-distance", type=float, default=defaults.min_distance,
                      help="no two actively picked pixels closer than this (px, full resolution)")
     sub.add_argument("--uncertainty", default=defaults.uncertainty, choices=tuple(UNCERTAINTY_METHODS))
@@ -100,11 +101,11 @@ def _strategies(text: str) -> tuple[str, ...]:
 
 
 def _config(args) -> PixelConfig:
+    finetune = replace(PixelConfig().finetune, steps=args.steps, lr=args.lr, device=args.device)
     config = PixelConfig(height=args.height, width=args.width, encoder=args.encoder, rounds=args.rounds,
-                         per_round=args.per_round, first_steps=args.first_steps, steps=args.steps, lr=args.lr,
+                         per_round=args.per_round, first_steps=args.first_steps, finetune=finetune,
                          min_distance=args.min_distance, uncertainty=args.uncertainty,
-                         strategies=tuple(getattr(args, "strategies", None) or DEFAULT_STRATEGIES),
-                         seed=args.seed, device=args.device)
+                         strategies=tuple(getattr(args, "strategies", None) or DEFAULT_STRATEGIES), seed=args.seed)
     config.validate()
     config.spec(("check",))  # fail fast on a working size that is not a multiple of 32
     return config

@@ -28,7 +28,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -53,7 +53,9 @@ Log = Callable[[str], None]
 @dataclass(frozen=True)
 class PixelConfig:
     """One per-image annotation run. height, width: working resolution (multiples of 32);
-    first_steps: training steps of round 1 (from scratch); steps: per later round (warm start)."""
+    first_steps: training steps of round 1 (from scratch); finetune: the training of every later
+    round (warm start; its steps, learning rate, batch size and device), single images so no
+    temporal term."""
 
     height: int = 96
     width: int = 128
@@ -61,19 +63,18 @@ class PixelConfig:
     rounds: int = 9
     per_round: int = 20
     first_steps: int = 60
-    steps: int = 25
-    lr: float = 3e-3
-    batch_size: int = 1
+    finetune: FinetuneConfig = field(default_factory=lambda: FinetuneConfig(
+        steps=25, lr=3e-3, batch_size=1, pairs_per_step=0, temporal_weight=0.0))
     min_distance: float = 12.0
     uncertainty: str = "margin"
     strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     seed: int = 0
-    device: str = "cpu"
 
     def validate(self) -> None:
-        for name in ("rounds", "per_round", "first_steps", "steps", "batch_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name, value in (("rounds", self.rounds), ("per_round", self.per_round), ("first_steps", self.first_steps),
+                            ("steps", self.finetune.steps), ("batch_size", self.finetune.batch_size)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         if self.min_distance < 0:
             raise ValueError(f"min_distance must be >= 0 px, got {self.min_distance}")
         if self.uncertainty not in UNCERTAINTY_METHODS:
@@ -128,8 +129,7 @@ def train_on_pixels(model, image: np.ndarray, revealed: np.ndarray, spec: Networ
     UNKNOWN where not revealed (``finetune`` shrinks them to the working resolution, keeping every
     revealed pixel).
     """
-    settings = FinetuneConfig(steps=steps, lr=config.lr, batch_size=config.batch_size, pairs_per_step=0,
-                              temporal_weight=0.0, seed=seed, device=config.device)
+    settings = replace(config.finetune, steps=steps, seed=seed)
     return finetune(model, image[None], np.asarray(revealed)[None], None, spec, settings)
 
 
@@ -171,9 +171,9 @@ def annotate_image(image: np.ndarray, truth: np.ndarray, class_names, config: Pi
     started = time.perf_counter()
     oracle.reveal(pick_pixels(rng.random(size), config.per_round, config.min_distance,
                               candidates=oracle.candidates))
-    model = starting_network(spec, seed=config.seed, device=config.device)
+    model = starting_network(spec, seed=config.seed, device=config.finetune.device)
     train_on_pixels(model, small, oracle.revealed, spec, config.first_steps, config, config.seed)
-    probs = predict_full(model, small, spec, size, config.device)
+    probs = predict_full(model, small, spec, size, config.finetune.device)
     first, delivered = _measure(oracle, probs, n_classes)
     shared = time.perf_counter() - started
     out: dict = {"rows": [], "delivered": {}, "revealed": {}, "seconds": {}}
@@ -195,9 +195,9 @@ def annotate_image(image: np.ndarray, truth: np.ndarray, class_names, config: Pi
             if len(points) == 0:
                 break
             series_oracle.reveal(points)
-            train_on_pixels(series_model, small, series_oracle.revealed, spec, config.steps, config,
+            train_on_pixels(series_model, small, series_oracle.revealed, spec, config.finetune.steps, config,
                             config.seed + round_index)
-            series_probs = predict_full(series_model, small, spec, size, config.device)
+            series_probs = predict_full(series_model, small, spec, size, config.finetune.device)
             row, series_delivered = _measure(series_oracle, series_probs, n_classes)
             seconds = shared + time.perf_counter() - started
             rows.append({"image": name, "series": strategy, "round": round_index, **row, "seconds": round(seconds, 2)})
