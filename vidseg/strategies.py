@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vidseg.registry import look_up
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -34,7 +36,4 @@ DEFAULT_STRATEGY = "hvsa"
 
 def strategy_named(name: str) -> Strategy:
     """The registered strategy; a ValueError that lists the choices otherwise."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}") from None
+    return look_up(STRATEGIES, "strategy", name)

@@ -5,6 +5,7 @@ config checks all read this registry."""
 from __future__ import annotations
 
 from vidseg.labelstudio.config import LabelConfig
+from vidseg.registry import look_up
 
 from .base import Granularity, UnitParams, check_config, dominant_label
 from .frame import Frames
@@ -18,10 +19,7 @@ DEFAULT_GRANULARITY = "frame"
 
 def granularity_named(name: str) -> Granularity:
     """The registered granularity; a ValueError that lists the choices otherwise."""
-    try:
-        return GRANULARITIES[name]
-    except KeyError:
-        raise ValueError(f"unknown granularity {name!r}: choose one of {', '.join(GRANULARITIES)}") from None
+    return look_up(GRANULARITIES, "granularity", name)
 
 
 def granularity_of(config: LabelConfig) -> Granularity | None:
