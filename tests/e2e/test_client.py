@@ -320,3 +320,16 @@ def test_download_from_allowed_host_without_credentials():
     assert frames.requests[0]["authorization"] is None
     with pytest.raises(LabelStudioError, match="presigned"):
         client.download("s3://bucket/frame.png")
+
+
+def test_connect_refuses_a_label_config_laid_out_for_another_granularity():
+    from vidseg.admin import connect
+    from vidseg.settings import Settings
+
+    config = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
+              '<Label value="Road"/></BrushLabels></View>')
+    with StubServer({"/api/projects/1/": [(200, {"id": 1, "label_config": config})]}) as stub:
+        with pytest.raises(SystemExit, match="project 1: GRANULARITY=superpixel needs a second <BrushLabels>"):
+            connect(stub_client(stub.url), Settings(granularity="superpixel"), 1, "http://backend:9090",
+                    say=lambda line: None)
+        assert [r["path"] for r in stub.requests] == ["/api/projects/1/"]  # nothing was changed

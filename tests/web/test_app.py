@@ -146,3 +146,12 @@ def test_status_and_metrics(client, settings):
     assert video["round"] == 3 and video["queue"] == {"pending": False, "training": False}
     client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 7}})
     assert 'vidseg_events_total{event="webhook_ignored",detail="PROJECT_UPDATED"} 1' in client.get("/metrics").text
+
+
+def test_setup_says_when_the_label_config_is_laid_out_for_another_granularity(tmp_path, redis_url, redis):
+    """A frame config with GRANULARITY=rectangle would train without ever showing annotators a focus region."""
+    settings = Settings(model_dir=tmp_path / "models", redis_url=redis_url, granularity="rectangle")
+    answer = create_app(settings).test_client().post("/setup", json={"project": "7.1", "schema": CONFIG})
+    assert answer.status_code == 400
+    assert "GRANULARITY=rectangle needs a <RectangleLabels> focus control" in answer.json["error"]
+    assert "set GRANULARITY to match it" in answer.json["error"]
