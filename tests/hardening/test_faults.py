@@ -27,6 +27,7 @@ from vidseg.atomic import atomic_write_bytes
 from vidseg.jobs.lock import LOCK_SECONDS
 from vidseg.jobs.queue import RETRAIN_JOB, enqueue_coalesced, lock_key
 from vidseg.labelstudio.client import LabelStudioError
+from vidseg.labelstudio.config import LabelConfigError
 from vidseg.labelstudio.frames import FrameError
 from vidseg.redis_server import free_port, start_private_redis
 from vidseg.settings import Settings
@@ -153,6 +154,18 @@ def test_label_studio_500_fails_the_round_with_its_reason_and_rq_retries_the_job
     job = queue.fetch_job(enqueued.job_id)
     assert job.get_status() == "scheduled" and job.retries_left == 1  # ...but RQ runs the job again later
     assert not redis.exists(lock_key(1, "clip-1"))
+
+
+def test_a_label_config_for_another_granularity_fails_the_round_with_what_to_change(job_env, monkeypatch):
+    """Before, the round ran and silently showed annotators no focus region."""
+    from vidseg.jobs.retrain import retrain_video
+
+    monkeypatch.setenv("GRANULARITY", "rectangle")
+    with pytest.raises(LabelConfigError):
+        retrain_video(1, "clip-1", "job-1")
+    status = _status(job_env)
+    assert status["state"] == "failed"
+    assert "GRANULARITY=rectangle needs a <RectangleLabels> focus control" in status["last_error"]
 
 
 def test_label_studio_unreachable(job_env, monkeypatch, fast_retries):
