@@ -4,7 +4,6 @@ import pytest
 from propagation.labels import UNKNOWN
 from vidseg.simulation.metrics import (
     confusion_matrix,
-    deliver_labels,
     label_quality,
     quality_from_confusion,
 )
@@ -73,14 +72,6 @@ def test_bad_inputs_raise():
         label_quality(np.zeros((1, 2, 2), int), np.zeros((1, 2, 3), int), 2)
     with pytest.raises(ValueError, match="outside"):
         confusion_matrix(np.zeros(2, int), np.array([0, 7]), 2)
-
-
-def test_deliver_labels_prefers_revealed():
-    revealed = np.array([[[UNKNOWN, 2], [1, UNKNOWN]]])
-    fallback = np.array([[[0, 0], [0, 3]]])
-    np.testing.assert_array_equal(deliver_labels(revealed, fallback), [[[0, 2], [1, 3]]])
-    with pytest.raises(ValueError, match="shape"):
-        deliver_labels(revealed, fallback[:, :1])
 
 
 def test_plot_writes_a_png(tmp_path):

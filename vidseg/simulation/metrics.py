@@ -78,15 +78,3 @@ def label_quality(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> dict:
     for frame_pred, frame_truth in zip(pred, truth, strict=True):
         confusion += confusion_matrix(frame_pred, frame_truth, n_classes, keep_unknown=True)
     return quality_from_confusion(confusion)
-
-
-def deliver_labels(revealed: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """What the annotation tool hands over: human labels where revealed, the fallback elsewhere.
-
-    ``revealed``: (F, H, W) with ``UNKNOWN`` where no human label; ``fallback``: (F, H, W), e.g.
-    network predictions or warped labels. Returns (F, H, W) in their common integer dtype.
-    """
-    revealed, fallback = np.asarray(revealed), np.asarray(fallback)
-    if revealed.shape != fallback.shape:
-        raise ValueError(f"revealed labels {revealed.shape} and fallback {fallback.shape} differ in shape")
-    return np.where(revealed != UNKNOWN, revealed, fallback)
