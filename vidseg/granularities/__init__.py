@@ -14,7 +14,6 @@ from .rectangle import Rectangles
 from .superpixel import Superpixels
 
 GRANULARITIES: dict[str, Granularity] = {g.name: g for g in (Frames(), Rectangles(), Superpixels(), Pixels())}
-DEFAULT_GRANULARITY = "frame"
 
 
 def granularity_named(name: str) -> Granularity:
@@ -30,5 +29,5 @@ def granularity_of(config: LabelConfig) -> Granularity | None:
     return next((g for g in GRANULARITIES.values() if g.fits(config)), None)
 
 
-__all__ = ["DEFAULT_GRANULARITY", "GRANULARITIES", "Granularity", "UnitParams", "check_config", "dominant_label",
+__all__ = ["GRANULARITIES", "Granularity", "UnitParams", "check_config", "dominant_label",
            "granularity_named", "granularity_of"]
