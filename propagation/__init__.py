@@ -1,5 +1,5 @@
 """Propagation core: network factory and checkpoints, optical flow, losses, fine-tuning, inference,
-label carrying along the flow and the label-map conventions. Imports torch, segmentation-models-pytorch
+label carrying along the flow, label fusion and the label-map conventions. Imports torch, segmentation-models-pytorch
 and OpenCV only; arrays in, arrays out; device and paths are injected by the caller.
 
 Names load on first use, so importing one light piece (e.g. ``UNKNOWN``) does not import the rest."""
@@ -9,6 +9,7 @@ import importlib
 _EXPORTS = {
     "build_network": "network",
     "capture_embeddings": "network",
+    "carry_votes": "fusion",
     "checkpoint_info": "checkpoint",
     "CheckpointError": "checkpoint",
     "compute_flows": "flow",
@@ -21,6 +22,10 @@ _EXPORTS = {
     "FinetuneConfig": "training",
     "Flows": "flow",
     "forward_with_embeddings": "network",
+    "fuse_labels": "fusion",
+    "fused_frame": "fusion",
+    "fused_probabilities": "fusion",
+    "FusionConfig": "fusion",
     "load_checkpoint": "checkpoint",
     "load_flows": "flow",
     "load_user_checkpoint": "checkpoint",
@@ -30,6 +35,7 @@ _EXPORTS = {
     "overlay_known": "labels",
     "predict_video": "inference",
     "propagate_labels": "baseline",
+    "reliable_labels": "fusion",
     "resize_flow": "flow",
     "resize_flows": "flow",
     "resize_nearest": "flow",

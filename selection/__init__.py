@@ -30,6 +30,7 @@ _EXPORTS = {
     "UNCERTAINTY_METHODS": "uncertainty",
     "uncertainty_sampling": "strategies",
     "uniform_sampling": "strategies",
+    "with_time": "diversity",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -61,3 +61,23 @@ def nearest_to_centroids(embeddings: np.ndarray, k: int, seed: int = 0,
     # Largest clusters first: their representatives stand for the most rows.
     sizes = np.bincount(labels, minlength=k)
     return picks[np.argsort(-sizes, kind="stable")]
+
+
+TIME_WEIGHT = 1.0
+"""How much a sample's place in the video counts beside its content when clustering (1: as much)."""
+
+
+def with_time(embeddings: np.ndarray, frame_of_sample: np.ndarray, n_frames: int,
+              weight: float = TIME_WEIGHT) -> np.ndarray:
+    """(N, D) embeddings plus where each sample lies in the video, for k-means in cosine geometry.
+
+    Two samples of a video that look alike but lie far apart in time are not redundant: labels
+    carried along the flow cover the neighbours of a labelled frame, not its look-alikes. Rows
+    become ``[e / |e|, weight * (cos a, sin a)] / sqrt(1 + weight^2)`` with ``a = pi * t / (F - 1)``:
+    every row keeps unit length (so the L2 normalisation before k-means changes nothing) and the
+    chord between two times grows with their distance.
+    """
+    x = l2_normalise(embeddings)
+    angle = np.pi * np.asarray(frame_of_sample, dtype=np.float32) / max(n_frames - 1, 1)
+    time = weight * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return (np.concatenate([x, time], axis=1) / np.sqrt(1.0 + weight**2)).astype(np.float32)

@@ -51,42 +51,13 @@ def pixel_uncertainty(probs, method: str = "entropy") -> np.ndarray:
     return UNCERTAINTY_METHODS[method](probs)
 
 
-def delivered_uncertainty(probs, carried: np.ndarray | None, method: str = "entropy") -> np.ndarray:
-    """Uncertainty of the labels a round delivers, per pixel: probs (C, h, w) -> (h, w) in [0, 1].
-
-    Where a label is known without the network (a human's, or one carried along reliable optical
-    flow; ``carried`` (h, w), UNKNOWN = -1 elsewhere) the delivered label is that one, so the pixel
-    is uncertain only if the network disagrees with it (1) and certain if it agrees (0). Elsewhere
-    the network's own uncertainty, scaled to [0, 1] (entropy by log C).
-    """
-    probs = _as_float32(probs)
-    own = pixel_uncertainty(probs[None], method)[0]
-    if method == "entropy":
-        own = own / max(np.log(probs.shape[0]), 1e-12)
-    if carried is None:
-        return own
-    known = carried >= 0
-    disagree = (probs.argmax(axis=0) != carried).astype(np.float32)
-    return np.where(known, disagree, own).astype(np.float32)
-
-
-def sample_scores(units: SampleUnits, probs, method: str = "entropy", carried: np.ndarray | None = None) -> np.ndarray:
+def sample_scores(units: SampleUnits, probs, method: str = "entropy") -> np.ndarray:
     """Mean pixel uncertainty of each sample: probs (F, C, h, w) -> (N,) float32.
 
-    With ``carried`` (F, H, W) labels known without the network (any resolution, UNKNOWN = -1),
-    the score is the uncertainty of the delivered labels (see ``delivered_uncertainty``).
     Computed one frame at a time, so only one frame's float32 copy is ever in memory.
     """
     probs = np.asarray(probs)
     if probs.ndim != 4 or len(probs) != units.n_frames:
         raise SelectionError(f"probs must be (F, C, h, w) with F={units.n_frames}, got shape {probs.shape}")
     pixel_uncertainty(probs[:1, :, :1, :1], method)  # fail fast on a bad method name
-    if carried is None:
-        return pool_per_sample(units, frame_values=lambda f: pixel_uncertainty(probs[f : f + 1], method)[0])
-    if carried.ndim != 3 or len(carried) != units.n_frames:
-        raise SelectionError(f"carried must be (F, H, W) with F={units.n_frames}, got shape {carried.shape}")
-    h, w = probs.shape[2:]
-    rows = np.minimum(((np.arange(h) + 0.5) * carried.shape[1] / h).astype(np.int64), carried.shape[1] - 1)
-    cols = np.minimum(((np.arange(w) + 0.5) * carried.shape[2] / w).astype(np.int64), carried.shape[2] - 1)
-    return pool_per_sample(units, frame_values=lambda f: delivered_uncertainty(
-        probs[f], carried[f][rows[:, None], cols[None, :]], method))
+    return pool_per_sample(units, frame_values=lambda f: pixel_uncertainty(probs[f : f + 1], method)[0])

@@ -12,7 +12,7 @@ from propagation import (
     starting_network,
 )
 from selection import FrameUnits
-from vidseg.engine import RoundConfig, carried_labels, flow_size, run_round
+from vidseg.engine import RoundConfig, flow_size, nearest_carried_labels, run_round
 
 
 def _moving_square(n_frames=5, size=64, shift=2):
@@ -48,39 +48,35 @@ def test_flow_size_keeps_small_videos_and_shrinks_large_ones():
     assert flow_size(1080, 1920, 640) == (360, 640)
 
 
-def test_propagation_fills_neighbours_and_keeps_human_labels():
+def test_nearest_carrying_fills_neighbours_and_keeps_human_labels():
     frames, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[2] = truth[2]
-    flows = compute_flows(frames)
-    carried = carried_labels(human, flows, trust=1)
+    carried = nearest_carried_labels(human, compute_flows(frames))
     np.testing.assert_array_equal(carried[2], truth[2])
     for t in (1, 3):
         known = carried[t] != UNKNOWN
         assert known.mean() > 0.8 and (carried[t][known] == truth[t][known]).mean() > 0.95
-    assert (carried[0] == UNKNOWN).all() and (carried[4] == UNKNOWN).all()  # beyond trust
-    assert carried_labels(human, flows, trust=0) is human
+    assert nearest_carried_labels(human, None) is human
 
 
-def test_propagation_at_a_lower_flow_resolution_still_returns_full_size_labels():
+def test_nearest_carrying_at_a_lower_flow_resolution_still_returns_full_size_labels():
     frames, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[2] = truth[2]
-    carried = carried_labels(human, compute_flows(frames, size=(32, 32)), trust=2)
+    carried = nearest_carried_labels(human, compute_flows(frames, size=(32, 32)))
     assert carried.shape == truth.shape
     known = carried[3] != UNKNOWN
     assert (carried[3][known] == truth[3][known]).mean() > 0.9
 
 
-def test_without_a_trust_limit_the_nearest_labelled_frame_reaches_everything():
+def test_the_nearest_labelled_frame_reaches_everything_the_flow_keeps_in_view():
     frames, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[0] = truth[0]
-    flows = compute_flows(frames)
-    carried = carried_labels(human, flows, trust=None)
+    carried = nearest_carried_labels(human, compute_flows(frames))
     # 4 frames of 2 px shift: only the 8 columns that entered the image since frame 0 stay unknown
     assert (carried[4] != UNKNOWN).mean() >= 1 - 8 / 64
-    assert (carried_labels(human, flows, trust=3)[4] == UNKNOWN).all()
 
 
 def test_delivery_prefers_known_labels_then_the_network():
@@ -129,4 +125,23 @@ def test_the_warp_baseline_never_runs_the_network():
     result = _round("warp", human)
     assert not result.trained and result.prediction is None
     assert result.selection.strategy == "uniform"
-    np.testing.assert_array_equal(result.delivered, carried_labels(human, compute_flows(_moving_square()[0]), None))
+    np.testing.assert_array_equal(result.delivered, nearest_carried_labels(human, compute_flows(_moving_square()[0])))
+
+
+def test_the_fusion_baseline_delivers_carried_votes_without_a_network():
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[0], human[4] = truth[0], truth[4]
+    result = _round("fusion", human)
+    assert not result.trained and result.prediction is None and result.selection.strategy == "uniform"
+    assert (result.delivered[1:4] == truth[1:4]).mean() > 0.97
+    assert result.confidence.shape == (5,) and result.confidence[0] == 1.0
+
+
+def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[2] = truth[2]
+    result = _round("uniform", human)
+    assert result.confidence.shape == (5,) and result.confidence[2] == 1.0
+    assert (0 < result.confidence).all() and (result.confidence <= 1).all()

@@ -65,3 +65,13 @@ def test_network_defaults_match_the_propagation_core():
     spec = NetworkSpec(classes=("a",))
     assert (settings.arch, settings.encoder, settings.height, settings.width) == (
         spec.arch, spec.encoder, spec.height, spec.width)
+
+
+def test_fusion_settings_reach_the_round_and_bad_ones_say_what_to_set():
+    settings = Settings.from_env({"CARRY_HALF_LIFE": "4", "NETWORK_WEIGHT": "0.3"})
+    _, round_config, _ = settings.round_setup(("a", "b"), 1)
+    assert round_config.fusion.half_life == 4 and round_config.fusion.network_weight == 0.3
+    with pytest.raises(SettingsError, match="CARRY_HALF_LIFE=0.0"):
+        Settings.from_env({"CARRY_HALF_LIFE": "0"}).validate()
+    with pytest.raises(SettingsError, match="NETWORK_WEIGHT=-1.0"):
+        Settings.from_env({"NETWORK_WEIGHT": "-1"}).validate()

@@ -1,8 +1,10 @@
 """One round of the per-video loop: the RQ worker and the oracle simulation both call `run_round`.
 
-A round is: carry the known labels along the optical flow, fine-tune the network on them (warm
-start), predict every frame, deliver labels (known and carried labels win, the network fills the
-rest), then choose the next samples for annotators. Arrays in, arrays out: callers own the I/O.
+A round is: carry the known labels along the optical flow from both sides as weighted votes,
+fine-tune the network on the human labels and the carried ones it could not overrule (warm start),
+predict every frame, deliver the fusion of carried votes and the network's probabilities (human
+labels win), then choose the next samples for annotators by the uncertainty of what was delivered.
+Arrays in, arrays out: callers own the I/O.
 """
 
 from __future__ import annotations
@@ -17,18 +19,30 @@ from propagation import (
     UNKNOWN,
     FinetuneConfig,
     Flows,
+    FusionConfig,
     NetworkSpec,
     VideoPrediction,
+    carry_votes,
     downscale_labels,
     finetune,
+    fuse_labels,
+    fused_probabilities,
     overlay_known,
     predict_video,
     propagate_labels,
+    reliable_labels,
     resize_flows,
     resize_nearest,
-    upsample_labels,
 )
-from selection import STRATEGY_INPUTS, SampleUnits, image_features, pool_per_sample, sample_scores, select_samples
+from selection import (
+    STRATEGY_INPUTS,
+    SampleUnits,
+    image_features,
+    pool_per_sample,
+    sample_scores,
+    select_samples,
+    with_time,
+)
 from vidseg.strategies import DEFAULT_STRATEGY, strategy_named
 
 Progress = Callable[[str, int, int], None]
@@ -44,16 +58,17 @@ class RoundConfig:
     budget: int = 5
     uncertainty: str = "entropy"
     uncertain_fraction: float = 0.5
-    warp_trust: int = 100
-    """Carried labels up to this many frames from a human label win over the network's (0: off)."""
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    """How carried labels are weighed against each other and against the network."""
     pseudo_labels: bool = True
-    """Train on those carried labels too, not only on human ones."""
+    """Train on the carried labels the network could not overrule too, not only on human ones."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     predict_batch: int = 8
     seed: int = 0
 
     def validate(self) -> None:
         strategy_named(self.strategy)
+        self.fusion.validate()
         if self.budget <= 0:
             raise ValueError(f"budget must be a positive number of samples per round, got {self.budget}")
 
@@ -72,9 +87,11 @@ class Selection:
 class RoundResult:
     selection: Selection
     carried: np.ndarray
-    """(F, H, W) human labels plus those carried along the flow (UNKNOWN elsewhere)."""
+    """(F, H, W) human labels plus the carried labels the network could not overrule (UNKNOWN elsewhere)."""
     delivered: np.ndarray | None
     """(F, H, W) the labels this round delivers; None when nothing is known and no network predicted."""
+    confidence: np.ndarray | None
+    """(F,) mean confidence of the delivered labels per frame (the winning share of the fused votes)."""
     prediction: VideoPrediction | None
     """The network's probabilities and embeddings at working resolution; None when it did not run."""
     trained: bool
@@ -87,22 +104,25 @@ def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def carried_labels(human: np.ndarray, flows: Flows | None, trust: int | None) -> np.ndarray:
-    """Human labels (F, H, W) plus labels carried along the optical flow up to `trust` frames away
-    (None: no limit, the nearest labelled frame wins everywhere it reaches).
+def nearest_carried_labels(human: np.ndarray, flows: Flows | None) -> np.ndarray:
+    """Human labels (F, H, W) plus labels carried along the optical flow, the nearest labelled frame
+    winning everywhere it reaches: the old no-learning baseline (`warp`), kept for comparison.
 
-    Labels are carried through pixels that fail the forward-backward check too: on the CamVid clip
-    those carried labels were still right more often than the network's (README, "Results"), so
-    stopping chains at occlusions and letting the network fill in lost label quality.
     Flows at a lower resolution than the labels carry labels at theirs, enlarged back (nearest);
-    human labels always keep their own pixels. trust <= 0 (or no flows) returns the human labels.
+    human labels always keep their own pixels. No flows returns the human labels.
     """
-    if (trust is not None and trust <= 0) or flows is None or len(human) < 2:
+    if flows is None or len(human) < 2:
         return human
-    warped, distance = propagate_labels(downscale_labels(human, flows.size), flows)
-    reached = warped != UNKNOWN if trust is None else (distance <= trust) & (warped != UNKNOWN)
-    carried = resize_nearest(np.where(reached, warped, UNKNOWN), human.shape[1:])
-    return overlay_known(human, carried)
+    warped, _ = propagate_labels(downscale_labels(human, flows.size), flows)
+    return overlay_known(human, resize_nearest(warped, human.shape[1:]))
+
+
+def carried_votes(human: np.ndarray, flows: Flows | None, num_classes: int, config: FusionConfig) -> np.ndarray | None:
+    """Votes (F, C, h, w) at the flows' resolution of labels carried from both sides (see
+    `propagation.carry_votes`); None without flows or labels."""
+    if flows is None or len(human) < 2 or not (human != UNKNOWN).any():
+        return None
+    return carry_votes(downscale_labels(human, flows.size), flows, num_classes, config)
 
 
 def run_round(
@@ -128,8 +148,14 @@ def run_round(
     """
     strategy = strategy_named(config.strategy)
     known = bool((labels != UNKNOWN).any())
-    trust = config.warp_trust if strategy.learns else None
-    carried = carried_labels(labels, flows, trust) if known else labels
+    if strategy.carries == "nearest":
+        return _nearest_round(labels, flows, units, labelled, frames, strategy.picks, config, known)
+    weight = config.fusion.network_weight if strategy.learns else 0.0
+    votes = carried_votes(labels, flows, spec.num_classes, config.fusion) if known else None
+    carried = labels
+    if votes is not None:
+        reliable = resize_nearest(reliable_labels(votes, max(weight, 1e-6)), labels.shape[1:])
+        carried = overlay_known(labels, reliable)
     prediction, trained = None, False
     if strategy.learns and known:
         work_flows = resize_flows(flows, (spec.height, spec.width)) if flows is not None else None
@@ -139,14 +165,25 @@ def run_round(
     elif strategy.learns and predict_untrained:
         prediction = predict_video(model, frames, spec, batch_size=config.predict_batch,
                                    device=config.finetune.device)
-    delivered = None
-    if prediction is not None:
-        delivered = overlay_known(carried, upsample_labels(prediction.probs, frames.shape[1:3]))
+    delivered = confidence = None
+    network = prediction.probs if prediction is not None else None
+    if votes is not None or network is not None:
+        delivered, confidence_map = fuse_labels(labels, votes, network, weight)
+        confidence = confidence_map.astype(np.float32).mean(axis=(1, 2))
     elif known:
-        delivered = carried
-    selection = select_next(units, labelled, strategy.picks, config, prediction, frames, carried if known else None)
-    return RoundResult(selection=selection, carried=carried, delivered=delivered, prediction=prediction,
-                       trained=trained)
+        delivered = labels
+    probs = fused_probabilities(votes, network, weight) if network is not None else None
+    selection = select_next(units, labelled, strategy.picks, config, probs, prediction, frames)
+    return RoundResult(selection=selection, carried=carried, delivered=delivered, confidence=confidence,
+                       prediction=prediction, trained=trained)
+
+
+def _nearest_round(labels, flows, units, labelled, frames, picks, config, known) -> RoundResult:
+    """The `warp` baseline: nearest-wins carried labels are the delivered ones; nothing learns."""
+    carried = nearest_carried_labels(labels, flows) if known else labels
+    selection = select_next(units, labelled, picks, config, None, None, frames)
+    return RoundResult(selection=selection, carried=carried, delivered=carried if known else None,
+                       confidence=None, prediction=None, trained=False)
 
 
 def _fit_and_predict(model, frames, labels, flows, spec, config: RoundConfig, progress) -> VideoPrediction:
@@ -168,26 +205,31 @@ def select_next(
     labelled: np.ndarray,
     picks: str,
     config: RoundConfig,
+    probs: np.ndarray | None,
     prediction: VideoPrediction | None,
     frames: np.ndarray,
-    carried: np.ndarray | None = None,
 ) -> Selection:
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run.
 
-    carried: (F, H, W) labels known without the network (human or carried); uncertainty is then
-    that of the delivered labels, not the network's alone.
+    probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`), whose
+    uncertainty scores the samples; prediction: the network's, whose embeddings diversify them.
     """
     seed = config.seed + 1
-    if prediction is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
+    if (probs is None or prediction is None) and "scores" in STRATEGY_INPUTS.get(picks, ()):
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
-                             embeddings=image_features(units, frames), seed=seed)
+                             embeddings=_placed(units, image_features(units, frames)), seed=seed)
         return Selection(ids=ids, scores=None, strategy="cold_start")
     scores = embeddings = None
-    if prediction is not None:
-        scores = sample_scores(units, prediction.probs, method=config.uncertainty, carried=carried)
+    if probs is not None and prediction is not None:
+        scores = sample_scores(units, probs, method=config.uncertainty)
         if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
-            embeddings = pool_per_sample(units, prediction.embeddings)
+            embeddings = _placed(units, pool_per_sample(units, prediction.embeddings))
     ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,
                          embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
     return Selection(ids=ids, scores=scores, strategy=picks)
+
+
+def _placed(units: SampleUnits, embeddings: np.ndarray) -> np.ndarray:
+    """Embeddings that also say where in the video each sample lies (`selection.with_time`)."""
+    return with_time(embeddings, units.frame_of(np.arange(units.n_samples)), units.n_frames)

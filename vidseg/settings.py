@@ -46,7 +46,8 @@ class Settings:
     learning_rate: float = 1e-3
     batch_size: int = 4
     temporal_weight: float = 1.0
-    warp_trust: int = 100
+    carry_half_life: float = 8.0
+    network_weight: float = 0.1
     pseudo_labels: bool = True
     flow_max_side: int = 640
     device: str = "cpu"
@@ -88,6 +89,10 @@ class Settings:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
         if self.uncertainty not in UNCERTAINTY_METHODS:
             raise SettingsError(f"UNCERTAINTY={self.uncertainty!r}: choose one of {', '.join(UNCERTAINTY_METHODS)}")
+        if self.carry_half_life <= 0:
+            raise SettingsError(f"CARRY_HALF_LIFE={self.carry_half_life}: choose a positive number of frames")
+        if self.network_weight < 0:
+            raise SettingsError(f"NETWORK_WEIGHT={self.network_weight}: choose a weight >= 0 (a human label weighs 1)")
         if not 0.0 < self.uncertain_fraction <= 1.0:
             raise SettingsError(f"UNCERTAIN_FRACTION={self.uncertain_fraction}: choose a fraction in (0, 1]")
         if self.height % 32 or self.width % 32:
@@ -99,7 +104,7 @@ class Settings:
     def round_setup(self, classes: tuple[str, ...], round_number: int):
         """The cores' configs for round ``round_number`` (1, 2, ...) of a video with these classes:
         ``(NetworkSpec, RoundConfig, UnitParams)``. The one place settings become core options."""
-        from propagation import FinetuneConfig, NetworkSpec
+        from propagation import FinetuneConfig, FusionConfig, NetworkSpec
         from vidseg.engine import RoundConfig
         from vidseg.granularities import UnitParams
 
@@ -108,8 +113,9 @@ class Settings:
         seed = round_number - 1
         finetune = FinetuneConfig(steps=self.steps, lr=self.learning_rate, batch_size=self.batch_size,
                                   temporal_weight=self.temporal_weight, device=self.device, seed=seed)
+        fusion = FusionConfig(half_life=self.carry_half_life, network_weight=self.network_weight)
         round_config = RoundConfig(strategy=self.strategy, budget=self.budget, uncertainty=self.uncertainty,
-                                   uncertain_fraction=self.uncertain_fraction, warp_trust=self.warp_trust,
+                                   uncertain_fraction=self.uncertain_fraction, fusion=fusion,
                                    pseudo_labels=self.pseudo_labels, finetune=finetune, seed=seed)
         units = UnitParams(self.rectangle_size, self.superpixels_per_frame, self.pixel_stride)
         return spec, round_config, units
@@ -176,7 +182,8 @@ _VARIABLES = {
     "learning_rate": ("LEARNING_RATE", (), _float),
     "batch_size": ("BATCH_SIZE", (), _int),
     "temporal_weight": ("TEMPORAL_WEIGHT", (), _float),
-    "warp_trust": ("WARP_TRUST", (), _int),
+    "carry_half_life": ("CARRY_HALF_LIFE", (), _float),
+    "network_weight": ("NETWORK_WEIGHT", (), _float),
     "pseudo_labels": ("PSEUDO_LABELS", (), _bool),
     "flow_max_side": ("FLOW_MAX_SIDE", (), _int),
     "device": ("DEVICE", (), str),

@@ -1,8 +1,9 @@
 """The strategies a team (or the simulation) can choose: one registry, read by settings, CLI and README.
 
-A strategy says which samples the selection core picks and whether the round learns: a learning
-strategy fine-tunes the video's network and delivers its predictions where no label is carried;
-`warp` is the no-learning baseline, labels carried along the optical flow only.
+A strategy says which samples the selection core picks, whether the round learns and how labels
+are carried: a learning strategy fine-tunes the video's network and delivers the fusion of its
+predictions with the labels carried from both sides; `fusion` is the best no-learning baseline
+(the same carried votes, no network) and `warp` the old one (nearest labelled frame wins).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ class Strategy:
     picks: str
     """The selection core's strategy (`selection.STRATEGIES`) that chooses the samples."""
     learns: bool
-    """Fine-tune the network and deliver its predictions; False: carried labels only."""
+    """Fine-tune the network and fuse its predictions with carried labels; False: carried labels only."""
     summary: str
+    carries: str = "fused"
+    """"fused": votes from both sides weighed by reliability; "nearest": the nearest labelled frame wins."""
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
@@ -28,8 +31,10 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("uncertainty", "uncertainty", True, "the most uncertain samples, no diversity"),
     Strategy("random", "random", True, "samples drawn at random (seeded)"),
     Strategy("uniform", "uniform", True, "evenly spaced samples (frames: farthest from every labelled frame)"),
+    Strategy("fusion", "uniform", False, "no learning: evenly spaced samples, soft labels carried along the "
+             "optical flow from both sides, weighed by distance and flow consistency"),
     Strategy("warp", "uniform", False, "no learning: evenly spaced samples, labels carried along the optical "
-             "flow, nearest labelled frame wins"),
+             "flow, nearest labelled frame wins", carries="nearest"),
 )}
 DEFAULT_STRATEGY = "hvsa"
 

@@ -48,3 +48,18 @@ def test_edge_sizes():
 def test_seeded_is_reproducible():
     x = np.random.default_rng(5).normal(size=(200, 6))
     np.testing.assert_array_equal(nearest_to_centroids(x, 7, seed=3), nearest_to_centroids(x, 7, seed=3))
+
+
+def test_time_keeps_look_alike_frames_far_apart_in_the_video_apart():
+    from selection import with_time
+
+    # Frames 0-9 and 90-99 look the same; frames 40-59 look different. Content alone can spend
+    # two of three picks on the look-alikes in one stretch; with time each stretch gets one.
+    embeddings = np.zeros((100, 2), np.float32)
+    embeddings[:, 0] = 1
+    embeddings[40:60] = (0, 1)
+    frames = np.r_[0:10, 40:60, 90:100]
+    placed = with_time(embeddings[frames], frames, 100)
+    np.testing.assert_allclose(np.linalg.norm(placed, axis=1), 1.0, rtol=1e-5)
+    picks = frames[nearest_to_centroids(placed, 3, seed=0)]
+    assert sorted(p // 30 for p in picks) == [0, 1, 3]

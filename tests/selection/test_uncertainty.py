@@ -54,24 +54,3 @@ def test_sample_scores_pool_pixel_uncertainty():
         sample_scores(rects, probs[0])
 
 
-def test_delivered_uncertainty_trusts_carried_labels_unless_the_network_disagrees():
-    from selection.uncertainty import delivered_uncertainty
-
-    probs = np.zeros((2, 1, 3), np.float32)
-    probs[:, 0, 0] = (0.9, 0.1)   # confident class 0
-    probs[:, 0, 1] = (0.9, 0.1)   # confident class 0
-    probs[:, 0, 2] = (0.5, 0.5)   # undecided
-    carried = np.array([[0, 1, -1]])
-    u = delivered_uncertainty(probs, carried)
-    assert u[0, 0] == 0.0          # carried label agrees with the network
-    assert u[0, 1] == 1.0          # carried label contradicts it
-    assert np.isclose(u[0, 2], 1.0)  # nothing carried: the network's entropy, log 2 scaled to 1
-
-
-def test_sample_scores_with_carried_labels_at_full_resolution():
-    units = FrameUnits(2, 8, 8)
-    probs = np.full((2, 2, 4, 4), 0.5, np.float32)
-    carried = np.full((2, 8, 8), -1)
-    carried[0] = 0  # frame 0 fully known and agreeing (argmax of a tie is class 0)
-    scores = sample_scores(units, probs, carried=carried)
-    assert scores[0] == 0.0 and np.isclose(scores[1], 1.0)

@@ -122,3 +122,21 @@ def test_camvid_val_clip_full_cost():
     labels[labels == 11] = UNKNOWN
     assert len(paths) == 101
     assert video_cost(labels, epsilon=2.0) == CAMVID_VAL_CLICKS
+
+
+def test_correction_map_is_what_is_wrong_and_worth_fixing():
+    from vidseg.simulation.costs import corrected_labels, correction_map
+
+    truth = box_on_background()
+    assert (correction_map(truth, truth) == UNKNOWN).all()
+    np.testing.assert_array_equal(correction_map(truth, None), truth)
+    nothing = np.full_like(truth, UNKNOWN)
+    np.testing.assert_array_equal(correction_map(truth, nothing, min_region=10_000), truth)  # missing: drawn
+    wrong = truth.copy()
+    wrong[0, 0] = 1
+    fix = correction_map(truth, wrong, min_region=2)
+    assert (fix == UNKNOWN).all()  # a 1 px mistake is not worth a click
+    np.testing.assert_array_equal(corrected_labels(truth, wrong, fix), wrong)
+    assert correction_map(truth, wrong, min_region=1)[0, 0] == 0
+    with pytest.raises(ValueError, match="do not match"):
+        correction_map(truth, truth[:5])

@@ -51,3 +51,41 @@ def test_pixel_reveals_its_label_and_void_pixels_still_cost_a_click():
     oracle = Oracle(truth, units)
     assert oracle.reveal(units.sample_ids(1)[:1]) == 1
     assert (oracle.revealed == UNKNOWN).all()
+
+
+def test_correcting_a_perfect_pre_annotation_costs_nothing_and_an_empty_one_costs_drawing_it():
+    truth = _truth()
+    oracle = Oracle(truth, FrameUnits(2, 32, 32), cost_model="correction")
+    assert oracle.reveal(np.array([0]), delivered=truth.copy()) == 0
+    empty = np.full(truth.shape, UNKNOWN, truth.dtype)
+    assert oracle.reveal(np.array([1]), delivered=empty) == frame_cost(truth[1])
+    assert oracle.clicks == frame_cost(truth[0]) + frame_cost(truth[1])  # the from-scratch price, kept beside
+    assert oracle.correction_clicks == frame_cost(truth[1])
+    np.testing.assert_array_equal(oracle.revealed, truth)
+
+
+def test_correcting_fixes_large_wrong_regions_and_leaves_small_ones_wrong():
+    truth = _truth()
+    delivered = truth.copy()
+    delivered[0, 8:24, 8:16] = 0  # half the box missed: 128 px, worth a polygon
+    delivered[0, 28:30, 28:30] = 1  # a 4 px speck: not worth one
+    oracle = Oracle(truth, FrameUnits(2, 32, 32), cost_model="correction", min_fix_region=50)
+    spent = oracle.reveal(np.array([0]), delivered=delivered)
+    assert spent == frame_cost(np.where(delivered[0] != truth[0], truth[0], UNKNOWN)[:, :20]) == 5
+    assert (oracle.revealed[0, 8:24, 8:16] == 1).all()  # fixed
+    assert (oracle.revealed[0, 28:30, 28:30] == 1).all()  # left wrong, counted as an error
+    scratch = Oracle(truth, FrameUnits(2, 32, 32))
+    scratch.reveal(np.array([0]), delivered=delivered)
+    np.testing.assert_array_equal(scratch.revealed[0], truth[0])  # the paper's oracle draws it all
+    assert scratch.correction_clicks == 5
+
+
+def test_a_correct_superpixel_costs_nothing_to_accept():
+    segments = np.zeros((2, 32, 32), dtype=np.int32)
+    segments[:, :, 16:] = 1
+    truth = _truth()
+    delivered = truth.copy()
+    delivered[0, :, 16:] = 2  # the right half is all wrong
+    oracle = Oracle(truth, SuperpixelUnits(segments), cost_model="correction")
+    assert oracle.reveal(np.array([0]), delivered=delivered) == 0
+    assert oracle.reveal(np.array([1]), delivered=delivered) == 1

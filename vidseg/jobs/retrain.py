@@ -93,10 +93,7 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
 def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, tasks: list[dict],
              config: LabelConfig, units, labels: np.ndarray, result: RoundResult, round_number: int) -> None:
     """One prediction per task (score + cluster), the project's sampling, then the store /predict answers from."""
-    confidence = None
-    if result.prediction is not None:
-        confidence = result.prediction.probs.max(axis=1).astype(np.float32).mean(axis=(1, 2))
-    entries = frame_results(tasks, config, units, result.selection, labels, result.delivered, confidence)
+    entries = frame_results(tasks, config, units, result.selection, labels, result.delivered, result.confidence)
     for task, entry in zip(tasks, entries, strict=True):
         client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
     client.set_project_sampling(project, model_version=settings.model_version)

@@ -23,7 +23,7 @@ def frame_results(
     """One entry per task: {"task_id", "result", "score", "cluster", "confidence"}.
 
     human: (F, H, W) human labels (UNKNOWN where none); predicted: (F, H, W) delivered labels or None
-    before the first training; confidence: (F,) mean top-class probability of the network per frame.
+    before the first training; confidence: (F,) mean confidence of the delivered labels per frame.
     Human labels always win over predicted ones.
     """
     n_frames = len(human)

@@ -12,10 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from propagation import FinetuneConfig, NetworkSpec
+from propagation import FinetuneConfig, FusionConfig, NetworkSpec
 from vidseg.engine import RoundConfig
 from vidseg.granularities import GRANULARITIES, UnitParams
+from vidseg.simulation.costs import MIN_FIX_REGION
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, load_video
+from vidseg.simulation.oracle import COST_MODELS
 from vidseg.simulation.pixel_commands import add_pixel_commands, run_pixel_command
 from vidseg.simulation.runner import RunConfig, default_budgets, run_experiment
 from vidseg.strategies import STRATEGIES
@@ -48,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             strategies=tuple(args.strategies), granularities=tuple(args.granularities),
             budgets={**default_budgets(), **args.budget}, max_rounds=args.rounds,
             target_miou=args.target, max_clicks_pct=args.max_clicks, epsilon=args.epsilon,
+            cost_model=args.cost_model, min_fix_region=args.min_fix_region,
             units=UnitParams(args.rectangle_size, args.superpixels, args.pixel_stride),
-            round=RoundConfig(warp_trust=args.warp_trust, pseudo_labels=args.pseudo_labels, finetune=finetune),
+            round=RoundConfig(fusion=FusionConfig(half_life=args.half_life, network_weight=args.network_weight),
+                              pseudo_labels=args.pseudo_labels, finetune=finetune),
             init_checkpoint=args.init, spec=spec, seed=args.seed,
         )
         results = run_experiment(video, config, Path(args.out))
@@ -62,10 +66,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_summary(summary: dict) -> None:
-    print(f"{'series':24} {'@80':>7} {'@90':>7} {'@95':>7} {'best':>6} {'s/round':>8}")
+    """% of clicks to reach each label mIoU, from scratch and correcting the delivered labels."""
+    targets = (80, 90, 95)
+    header = " ".join(f"{'@' + str(t):>7}" for t in targets)
+    print(f"{'series':24} {'from scratch':>23}   {'correcting':>23} {'best':>6} {'s/round':>8}")
+    print(f"{'':24} {header}   {header}")
     for series, entry in summary.items():
-        cells = [entry[f"clicks_pct_at_{t}"] for t in (80, 90, 95)]
-        shown = " ".join(f"{c:6.2f}%" if c is not None else "      -" for c in cells)
+        shown = "   ".join(" ".join(f"{c:6.2f}%" if c is not None else "      -"
+                                    for c in (entry[f"{kind}_at_{t}"] for t in targets))
+                           for kind in ("clicks_pct", "correction_pct"))
         print(f"{series:24} {shown} {entry['best_miou']:6.1f} {entry['seconds_per_round'] or 0:8.1f}")
 
 
@@ -136,12 +145,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--target", type=float, default=95.0, help="stop at this label mIoU (%%)")
     run.add_argument("--max-clicks", type=float, default=30.0, help="stop past this %% of full clicks")
     run.add_argument("--epsilon", type=_positive(float), default=2.0, help="approxPolyDP tolerance (px)")
+    run.add_argument("--cost-model", choices=COST_MODELS, default="scratch",
+                     help="what the oracle reveals and --max-clicks counts: drawing from scratch or correcting "
+                          "the delivered labels (rows report both)")
+    run.add_argument("--min-fix-region", type=int, default=MIN_FIX_REGION,
+                     help="correcting: wrong regions smaller than this many pixels are left wrong")
     run.add_argument("--rectangle-size", type=_positive(int), default=UnitParams.rectangle_size)
     run.add_argument("--superpixels", type=_positive(int), default=UnitParams.superpixels_per_frame,
                      help="superpixels per frame")
     run.add_argument("--pixel-stride", type=_positive(int), default=UnitParams.pixel_stride)
-    run.add_argument("--warp-trust", type=int, default=RoundConfig.warp_trust,
-                     help="labels carried along reliable flow up to this many frames beat the network (0: off)")
+    run.add_argument("--half-life", type=_positive(float), default=FusionConfig.half_life,
+                     help="frames a carried label travels before its weight halves")
+    run.add_argument("--network-weight", type=float, default=FusionConfig.network_weight,
+                     help="weight of the network beside carried labels (a human label weighs 1)")
     run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RoundConfig.pseudo_labels,
                      help="train on those carried labels too")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")

@@ -4,6 +4,10 @@ What a human delivers for a sample and what it costs is the granularity's (`vids
 frames and rectangles reveal the exact ground truth (polygon clicks, `costs.py`); superpixels and
 pixels one class for the whole sample, the dominant non-void label (one click; a sample that is all
 void reveals nothing but still costs its click).
+
+Every reveal is priced twice: from scratch (the paper's cost) and as a correction of the labels the
+backend delivered for that sample (`costs.correction_map`). ``cost_model="correction"`` also
+reveals what a correcting annotator leaves: the small wrong regions not worth fixing stay wrong.
 """
 
 from __future__ import annotations
@@ -12,46 +16,65 @@ import numpy as np
 
 from propagation import UNKNOWN
 from vidseg.granularities import granularity_named
-from vidseg.simulation.costs import FrameCostModel
+from vidseg.simulation.costs import MIN_FIX_REGION, FrameCostModel, corrected_labels, correction_map
+
+COST_MODELS = ("scratch", "correction")
 
 
 class Oracle:
-    def __init__(self, truth: np.ndarray, units, epsilon: float = 2.0):
+    def __init__(self, truth: np.ndarray, units, epsilon: float = 2.0, cost_model: str = "scratch",
+                 min_fix_region: int = MIN_FIX_REGION):
         """truth: (F, H, W) ground truth with UNKNOWN for void; units: the sample units in use."""
         if truth.shape != (units.n_frames, units.height, units.width):
             raise ValueError(
                 f"ground truth shape {truth.shape} does not match the sample units "
                 f"({units.n_frames}, {units.height}, {units.width})"
             )
+        if cost_model not in COST_MODELS:
+            raise ValueError(f"unknown cost model {cost_model!r}; choose one of {', '.join(COST_MODELS)}")
         self.truth = truth
         self.units = units
         self.granularity = granularity_named(units.kind)
         self.epsilon = epsilon
+        self.cost_model = cost_model
+        self.min_fix_region = min_fix_region
         self.revealed = np.full(truth.shape, UNKNOWN, dtype=truth.dtype)
         self.labelled = np.zeros(units.n_samples, dtype=bool)
         self.clicks = 0
-        self._cost_models: dict[int, FrameCostModel] = {}
+        """From-scratch clicks spent so far."""
+        self.correction_clicks = 0
+        """Clicks spent so far correcting the delivered labels instead."""
+        self._scratch_models: dict[int, FrameCostModel] = {}
 
-    def reveal(self, sample_ids: np.ndarray) -> int:
-        """Label the given samples; returns the clicks this batch cost."""
-        spent = 0
+    def reveal(self, sample_ids: np.ndarray, delivered: np.ndarray | None = None) -> int:
+        """Label the given samples, pre-annotated with ``delivered`` (F, H, W) or None; returns the
+        clicks this batch cost under the oracle's cost model."""
+        spent = {"scratch": 0, "correction": 0}
+        fixes: dict[int, tuple[np.ndarray, FrameCostModel | None]] = {}
         for sample_id in np.asarray(sample_ids, dtype=np.int64):
             if self.labelled[sample_id]:
                 continue
             frame, mask = self.units.mask(int(sample_id))
-            spent += self._cost(frame, mask)
-            self._write(frame, mask)
+            spent["scratch"] += self.granularity.clicks(lambda f=frame: self._scratch_model(f), mask)
+            if frame not in fixes:
+                pre = None if delivered is None else delivered[frame]
+                fixes[frame] = (correction_map(self.truth[frame], pre, self.min_fix_region), None)
+            fix, model = fixes[frame]
+            if (fix[mask] != UNKNOWN).any():
+                if model is None:
+                    model = FrameCostModel(fix, self.epsilon)
+                    fixes[frame] = (fix, model)
+                spent["correction"] += self.granularity.clicks(lambda m=model: m, mask)
+            source = self.truth[frame]
+            if self.cost_model == "correction" and delivered is not None:
+                source = corrected_labels(self.truth[frame], delivered[frame], fix)
+            self.revealed[frame][mask] = self.granularity.reveal(source[mask])
             self.labelled[sample_id] = True
-        self.clicks += spent
-        return spent
+        self.clicks += spent["scratch"]
+        self.correction_clicks += spent["correction"]
+        return spent[self.cost_model]
 
-    def _cost(self, frame: int, mask: np.ndarray) -> int:
-        def frame_costs() -> FrameCostModel:
-            if frame not in self._cost_models:
-                self._cost_models[frame] = FrameCostModel(self.truth[frame], self.epsilon)
-            return self._cost_models[frame]
-
-        return self.granularity.clicks(frame_costs, mask)
-
-    def _write(self, frame: int, mask: np.ndarray) -> None:
-        self.revealed[frame][mask] = self.granularity.reveal(self.truth[frame][mask])
+    def _scratch_model(self, frame: int) -> FrameCostModel:
+        if frame not in self._scratch_models:
+            self._scratch_models[frame] = FrameCostModel(self.truth[frame], self.epsilon)
+        return self._scratch_models[frame]

@@ -21,10 +21,10 @@ from propagation import NetworkSpec, compute_flows, load_checkpoint, starting_ne
 from vidseg.atomic import atomic_write_bytes
 from vidseg.engine import RoundConfig, RoundResult, run_round
 from vidseg.granularities import GRANULARITIES, UnitParams, granularity_named
-from vidseg.simulation.costs import video_cost
+from vidseg.simulation.costs import MIN_FIX_REGION, video_cost
 from vidseg.simulation.dataset import Video
 from vidseg.simulation.metrics import label_quality
-from vidseg.simulation.oracle import Oracle
+from vidseg.simulation.oracle import COST_MODELS, Oracle
 from vidseg.simulation.plots import plot_quality_vs_clicks
 from vidseg.strategies import strategy_named
 
@@ -46,6 +46,10 @@ class RunConfig:
     target_miou: float = 95.0
     max_clicks_pct: float = 30.0
     epsilon: float = 2.0
+    cost_model: str = "scratch"
+    """What the oracle reveals and the click cap counts: "scratch" (the paper's) or "correction"
+    (fixing the delivered labels); rows report the clicks of both."""
+    min_fix_region: int = MIN_FIX_REGION
     units: UnitParams = field(default_factory=UnitParams)
     round: RoundConfig = field(default_factory=RoundConfig)
     """Uncertainty, label carrying and fine-tuning of every round; strategy, budget and seed are set
@@ -63,6 +67,8 @@ class RunConfig:
                 raise ValueError(f"budget per round for {name!r} must be a positive number of samples")
         if self.max_rounds <= 0:
             raise ValueError("rounds must be at least 1")
+        if self.cost_model not in COST_MODELS:
+            raise ValueError(f"unknown cost model {self.cost_model!r}; choose one of {', '.join(COST_MODELS)}")
 
 
 def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = print) -> dict:
@@ -97,7 +103,7 @@ class _Series:
 
     def run(self) -> list[dict]:
         config, video = self.config, self.video
-        oracle = Oracle(video.labels, self.units, config.epsilon)
+        oracle = Oracle(video.labels, self.units, config.epsilon, config.cost_model, config.min_fix_region)
         model = starting_network(self.spec, base=config.init_checkpoint, seed=config.seed,
                                  device=config.round.finetune.device)
         started = time.perf_counter()
@@ -109,13 +115,14 @@ class _Series:
             started = time.perf_counter()
             if result.selection.ids.size == 0:
                 break
-            oracle.reveal(result.selection.ids)
+            oracle.reveal(result.selection.ids, result.delivered)
             selected_by = result.selection.strategy
             result = self._round(model, oracle, round_index)
             row = self._measure(round_index, oracle, result.delivered, time.perf_counter() - started)
             row["selected_by"] = selected_by
             rows.append(row)
-            if row["miou"] >= config.target_miou or row["clicks_pct"] >= config.max_clicks_pct:
+            spent = row["clicks_pct"] if config.cost_model == "scratch" else row["correction_pct"]
+            if row["miou"] >= config.target_miou or spent >= config.max_clicks_pct:
                 break
         return rows
 
@@ -134,28 +141,36 @@ class _Series:
             "series": self.name, "strategy": self.strategy, "granularity": self.units.kind,
             "round": round_index, "samples": int(oracle.labelled.sum()), "clicks": int(oracle.clicks),
             "clicks_pct": round(100.0 * oracle.clicks / self.full_clicks, 3),
+            "correction_clicks": int(oracle.correction_clicks),
+            "correction_pct": round(100.0 * oracle.correction_clicks / self.full_clicks, 3),
             "miou": round(100.0 * quality["miou"], 2),
             "pixel_accuracy": round(100.0 * quality["pixel_accuracy"], 2),
             "seconds": round(seconds, 2),
+            "per_class_iou": {name: None if np.isnan(iou) else round(100.0 * iou, 2)
+                              for name, iou in zip(self.video.class_names, quality["per_class_iou"], strict=True)},
         }
         self.log(
-            f"{self.name} round {round_index}: {row['samples']} samples, {row['clicks_pct']:.2f}% clicks, "
-            f"mIoU {row['miou']:.1f}, acc {row['pixel_accuracy']:.1f} ({row['seconds']:.1f} s)"
+            f"{self.name} round {round_index}: {row['samples']} samples, {row['clicks_pct']:.2f}% clicks "
+            f"({row['correction_pct']:.2f}% correcting), mIoU {row['miou']:.1f}, acc {row['pixel_accuracy']:.1f} "
+            f"({row['seconds']:.1f} s)"
         )
         return row
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Per series: % of full clicks at the first round reaching each target (None if never)."""
+    """Per series: % of full clicks (from scratch, and correcting) at the first round reaching each
+    target (None if never)."""
     summary: dict[str, dict] = {}
+    kinds = ("clicks_pct", "correction_pct")
     for row in rows:
-        entry = summary.setdefault(row["series"], {f"clicks_pct_at_{int(t)}": None for t in TARGETS})
+        entry = summary.setdefault(row["series"], {f"{kind}_at_{int(t)}": None for kind in kinds for t in TARGETS})
         entry["best_miou"] = max(entry.get("best_miou", 0.0), row["miou"])
         entry["max_clicks_pct"] = row["clicks_pct"]
         for target in TARGETS:
-            key = f"clicks_pct_at_{int(target)}"
-            if entry[key] is None and row["miou"] >= target:
-                entry[key] = row["clicks_pct"]
+            for kind in kinds:
+                key = f"{kind}_at_{int(target)}"
+                if entry[key] is None and row["miou"] >= target:
+                    entry[key] = row.get(kind)
     for series, entry in summary.items():
         rounds = [r["seconds"] for r in rows if r["series"] == series and r["round"] > 0]
         entry["seconds_per_round"] = round(float(np.mean(rounds)), 2) if rounds else None
@@ -165,8 +180,8 @@ def summarise(rows: list[dict]) -> dict:
 def write_results(results: dict, out_dir: Path) -> None:
     """results.json, results.csv and quality_vs_clicks.png, each replaced atomically."""
     atomic_write_bytes(out_dir / "results.json", json.dumps(results, indent=2).encode())
-    fields = ["series", "strategy", "granularity", "round", "samples", "clicks", "clicks_pct", "miou",
-              "pixel_accuracy", "seconds", "selected_by"]
+    fields = ["series", "strategy", "granularity", "round", "samples", "clicks", "clicks_pct", "correction_clicks",
+              "correction_pct", "miou", "pixel_accuracy", "seconds", "selected_by"]
     table = io.StringIO()
     writer = csv.DictWriter(table, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
