@@ -50,6 +50,9 @@ def test_options(tmp_path):
     assert video.n_classes == 5 and len(video.class_names) == 5
     named = load_video(frames, labels, ignore_index=9, class_names=CAMVID_CLASSES)
     assert named.n_classes == 11 and named.class_names[0] == "Sky"
+    assert load_video(frames, labels, ignore_index=9, prefix="f2").names == ("f2.jpg",)
+    with pytest.raises(DatasetError, match="starting with 'x'"):
+        load_video(frames, labels, ignore_index=9, prefix="x")
 
 
 def test_palette_labels_read_as_indices(tmp_path):

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         video = load_video(
             args.frames, args.labels, ignore_index=args.ignore_index, n_classes=args.classes,
             class_names=CAMVID_CLASSES if args.camvid else None, max_frames=args.max_frames,
+            prefix=args.prefix,
         )
         finetune = FinetuneConfig(
             steps=args.steps, lr=args.lr, batch_size=args.batch_size, pairs_per_step=args.pairs,
@@ -125,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--classes", type=int, default=None, help="number of classes (default: max label + 1)")
         sub.add_argument("--camvid", action="store_true", help="use CamVid class names")
         sub.add_argument("--max-frames", type=_positive(int), default=None)
+        sub.add_argument("--prefix", default="", help="only frames whose name starts with this (one sequence)")
         sub.add_argument("--out", required=True, help="results folder (run) or checkpoint file (pretrain)")
         sub.add_argument("--arch", default="Unet")
         sub.add_argument("--encoder", default=NetworkSpec.encoder)

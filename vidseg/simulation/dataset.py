@@ -111,14 +111,15 @@ def _read_label(path: Path) -> np.ndarray:
 
 
 def load_video(frames_dir, labels_dir, ignore_index: int | None, n_classes: int | None = None,
-               class_names=None, max_frames: int | None = None, scale: float = 1.0) -> Video:
+               class_names=None, max_frames: int | None = None, scale: float = 1.0, prefix: str = "") -> Video:
     """Load frames and labels that share file stems into a ``Video``.
 
     ignore_index: the label value meaning "void" (mapped to ``UNKNOWN``), or None.
     n_classes: defaults to ``len(class_names)`` if given, else the largest label value + 1.
     class_names: defaults to "class 0".."class C-1" (use CAMVID_CLASSES for CamVid).
     max_frames: keep the first N frames in order. scale: resize factor (INTER_AREA for frames,
-    INTER_NEAREST for labels), applied after validation.
+    INTER_NEAREST for labels), applied after validation. prefix: keep only the frames whose file
+    name starts with it (one sequence of a folder holding several, e.g. CamVid's "0001TP").
     """
     if scale <= 0:
         raise DatasetError(f"scale must be > 0, got {scale}")
@@ -128,7 +129,10 @@ def load_video(frames_dir, labels_dir, ignore_index: int | None, n_classes: int 
         n_classes = len(class_names)
     if n_classes is not None and n_classes < 1:
         raise DatasetError(f"n_classes must be >= 1, got {n_classes}")
-    pairs = _pair_files(Path(frames_dir), Path(labels_dir))[:max_frames]
+    pairs = [pair for pair in _pair_files(Path(frames_dir), Path(labels_dir)) if pair[0].name.startswith(prefix)]
+    if not pairs:
+        raise DatasetError(f"no frame in {frames_dir} has a name starting with {prefix!r}: check --prefix")
+    pairs = pairs[:max_frames]
 
     frames, labels = [], []
     for frame_path, label_path in pairs:
