@@ -1,8 +1,10 @@
-"""Markdown table of simulation results: % of full clicks to reach 80/90/95 label mIoU per series.
+"""Markdown tables of simulation results: label mIoU at 5/10/15/20% of the clicks, from scratch (the
+paper's cost) and correcting the delivered labels, and the per-class IoU of each series' last round.
 
-    .venv/bin/python benchmarks/results_table.py [VARIANT=]runs/camvid-frame/results.json [...]
+    .venv/bin/python benchmarks/results_table.py [VIDEO=]runs/camvid-frame/results.json [...]
 
-VARIANT, when given, names the run in its own column (e.g. the code or settings it differed by).
+VIDEO, when given, names the run in its own column (e.g. the video or settings it differed by).
+mIoU at a click level is read off the series' curve, linear between rounds ("-" outside it).
 """
 
 from __future__ import annotations
@@ -11,42 +13,64 @@ import json
 import sys
 from pathlib import Path
 
-CLICK_LEVELS = (5.0, 10.0, 15.0)
+CLICK_LEVELS = (5.0, 10.0, 15.0, 20.0)
+COSTS = (("clicks_pct", "from scratch"), ("correction_pct", "correcting"))
 
 
 def miou_at(points: list[tuple[float, float]], clicks: float) -> float | None:
-    """Label mIoU at `clicks` % of full clicks, linear between rounds (0 clicks: nothing known)."""
+    """Label mIoU at `clicks` % of full clicks, linear between rounds."""
     points = sorted(points)
     for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
         if x0 <= clicks <= x1:
             return y0 + (y1 - y0) * (clicks - x0) / (x1 - x0) if x1 > x0 else y1
+    if points and abs(points[-1][0] - clicks) < 0.5:  # the last round landed just short of the level
+        return points[-1][1]
     return None
 
 
-def rows(arguments: list[str]) -> list[str]:
-    lines = ["| series | start | variant | % clicks @80 | @90 | @95 | mIoU @5 / 10 / 15% clicks "
-             "| best mIoU (at % clicks) | s/round |",
-             "|---|---|---|---|---|---|---|---|---|"]
+def _load(arguments: list[str]):
     for argument in arguments:
-        variant, _, path = argument.rpartition("=")
-        path = Path(path)
-        results = json.loads(path.read_text())
-        start = "pretrained" if results["config"].get("init_checkpoint") else "scratch"
-        for series, entry in results["summary"].items():
-            cells = [entry[f"clicks_pct_at_{t}"] for t in (80, 90, 95)]
-            shown = [f"{c:.1f}" if c is not None else "not reached" for c in cells]
-            best = max((r for r in results["rows"] if r["series"] == series), key=lambda r: r["miou"])
-            seconds = entry["seconds_per_round"]
-            best_text = f"{best['miou']:.1f} ({best['clicks_pct']:.1f})"
-            curve = [(r["clicks_pct"], r["miou"]) for r in results["rows"] if r["series"] == series]
-            levels = [miou_at(curve, level) for level in CLICK_LEVELS]
-            shown.append(" / ".join(f"{v:.1f}" if v is not None else "-" for v in levels))
-            lines.append(f"| {series} | {start} | {variant or '-'} | {' | '.join(shown)} | {best_text} "
-                         f"| {seconds if seconds is not None else '-'} |")
+        video, _, path = argument.rpartition("=")
+        results = json.loads(Path(path).read_text())
+        for series in results["summary"]:
+            yield video or "-", series, results, [r for r in results["rows"] if r["series"] == series]
+
+
+def quality_rows(arguments: list[str]) -> list[str]:
+    levels = " / ".join(f"{level:g}" for level in CLICK_LEVELS)
+    lines = [f"| video | series | mIoU @ {levels}% clicks, from scratch | correcting | % clicks to 90, from scratch "
+             "/ correcting | best mIoU (% clicks) | s/round |", "|---|---|---|---|---|---|---|"]
+    for video, series, results, rows in _load(arguments):
+        cells = []
+        for key, _ in COSTS:
+            curve = [(r.get(key, r["clicks_pct"]), r["miou"]) for r in rows]
+            cells.append(" / ".join(f"{v:.1f}" if v is not None else "-"
+                                    for v in (miou_at(curve, level) for level in CLICK_LEVELS)))
+        entry = results["summary"][series]
+        to_90 = " / ".join(f"{entry.get(f'{key}_at_90'):.1f}" if entry.get(f"{key}_at_90") is not None else "-"
+                           for key, _ in COSTS)
+        best = max(rows, key=lambda r: r["miou"])
+        lines.append(f"| {video} | {series} | {cells[0]} | {cells[1]} | {to_90} | {best['miou']:.1f} "
+                     f"({best['clicks_pct']:.1f}) | {entry['seconds_per_round']} |")
+    return lines
+
+
+def per_class_rows(arguments: list[str]) -> list[str]:
+    lines, header = [], None
+    for video, series, _, rows in _load(arguments):
+        last = rows[-1]
+        classes = last.get("per_class_iou") or {}
+        if header is None:
+            header = list(classes)
+            lines += [f"| video | series | % clicks | {' | '.join(header)} |", "|---|---|---|" + "---|" * len(header)]
+        cells = " | ".join("-" if classes.get(name) is None else f"{classes[name]:.0f}" for name in header)
+        lines.append(f"| {video} | {series} | {last['clicks_pct']:.1f} | {cells} |")
     return lines
 
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    print("\n".join(rows(sys.argv[1:])))
+    print("\n".join(quality_rows(sys.argv[1:])))
+    print()
+    print("\n".join(per_class_rows(sys.argv[1:])))

@@ -40,6 +40,7 @@ class Settings:
     encoder: str = "tu-mobilenetv3_large_100"
     encoder_weights: str | None = None
     base_checkpoint: Path | None = None
+    project_memory: bool = True
     height: int = 192
     width: int = 256
     steps: int = 60
@@ -176,6 +177,7 @@ _VARIABLES = {
     "encoder": ("MODEL_ENCODER", (), str),
     "encoder_weights": ("ENCODER_WEIGHTS", (), str),
     "base_checkpoint": ("BASE_CHECKPOINT", (), Path),
+    "project_memory": ("PROJECT_MEMORY", (), _bool),
     "height": ("WORK_HEIGHT", (), _int),
     "width": ("WORK_WIDTH", (), _int),
     "steps": ("TRAIN_STEPS", (), _int),

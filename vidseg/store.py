@@ -50,6 +50,17 @@ class VideoStore:
     def status_path(self) -> Path:
         return self.dir / "status.json"
 
+    def project_checkpoint(self) -> Path | None:
+        """The newest checkpoint of another video of the same project (the project's model), or None."""
+        found = []
+        for path in self.dir.parent.glob(f"*/{self.checkpoint_path.name}"):
+            if path.parent != self.dir:
+                try:
+                    found.append((path.stat().st_mtime_ns, path))
+                except FileNotFoundError:  # replaced or removed meanwhile
+                    continue
+        return max(found)[1] if found else None
+
     def remove_stale_temporaries(self) -> None:
         """Temporary files of a write a killed job never finished (only the lock holder writes here)."""
         if self.dir.is_dir():

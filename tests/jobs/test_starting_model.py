@@ -51,3 +51,26 @@ def test_a_running_job_renews_its_video_lock(redis, monkeypatch):
     heartbeat.stop()
     time.sleep(0.8)
     assert not lock.owned()  # without renewal it expires
+
+
+def test_a_new_video_starts_from_the_projects_newest_model_unless_switched_off(tmp_path):
+    import os
+
+    from vidseg.jobs.retrain import _base_checkpoint
+    from vidseg.settings import Settings
+
+    store = Store(tmp_path / "models")
+    new = store.video(1, "new-clip")
+    settings = Settings(model_dir=tmp_path / "models", base_checkpoint=tmp_path / "base.pt")
+    assert _base_checkpoint(settings, new, SPEC) == tmp_path / "base.pt"  # no other video trained yet
+    older, newer = store.video(1, "first"), store.video(1, "second")
+    save_checkpoint(older.checkpoint_path, build_network(SPEC), SPEC)
+    save_checkpoint(newer.checkpoint_path, build_network(SPEC), SPEC)
+    os.utime(older.checkpoint_path, ns=(1, 1))
+    save_checkpoint(store.video(2, "other-project").checkpoint_path, build_network(SPEC), SPEC)
+    assert _base_checkpoint(settings, new, SPEC) == newer.checkpoint_path
+    assert newer.project_checkpoint() == older.checkpoint_path  # never a video's own
+    bigger = NetworkSpec(classes=SPEC.classes, height=96, width=96)
+    assert _base_checkpoint(settings, new, bigger) == tmp_path / "base.pt"  # another network: not usable
+    off = Settings(model_dir=tmp_path / "models", project_memory=False)
+    assert _base_checkpoint(off, new, SPEC) is None

@@ -9,11 +9,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 from redis import Redis
 
-from propagation import UNKNOWN, starting_network
+from propagation import UNKNOWN, CheckpointError, checkpoint_info, starting_network
 from selection import pool_per_sample
 from vidseg.artifacts import cached_flows, save_checkpoint
 from vidseg.engine import RoundResult, flow_size, run_round
@@ -67,7 +68,8 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     known = labels != UNKNOWN
     round_number = int(store.status().get("round", 0)) + 1
     spec, round_config, unit_params = settings.round_setup(config.class_names, round_number)
-    model = starting_network(spec, warm=store.checkpoint_path, base=settings.base_checkpoint, device=settings.device)
+    base = _base_checkpoint(settings, store, spec)
+    model = starting_network(spec, warm=store.checkpoint_path, base=base, device=settings.device)
     units = granularity.units(n_frames, height, width, frames, unit_params)
     labelled = pool_per_sample(units, known.astype(np.float32)) > 0.5
     flows = None
@@ -79,7 +81,7 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
             store.update_status(progress={"stage": stage, "done": done, "total": total})
 
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
-                       predict_untrained=settings.base_checkpoint is not None, progress=progress)
+                       predict_untrained=base is not None, progress=progress)
     if result.trained:
         save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
     _publish(settings, client, store, project, tasks, config, units, labels, result, round_number)
@@ -88,6 +90,23 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
         "selected": [int(i) for i in result.selection.ids], "selected_by": result.selection.strategy,
         "annotations": annotation_fingerprint(tasks),
     }
+
+
+def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None:
+    """What a video without its own checkpoint starts from: with PROJECT_MEMORY, the newest model of
+    the project's other videos (trained on their human labels) when it is the same network; else
+    BASE_CHECKPOINT (or nothing: fresh weights)."""
+    if settings.project_memory:
+        sibling = store.project_checkpoint()
+        if sibling is not None:
+            try:
+                saved, _ = checkpoint_info(sibling)
+            except CheckpointError:
+                saved = {}
+            if all(saved.get(key) == value for key, value in
+                   {"arch": spec.arch, "encoder": spec.encoder, "height": spec.height, "width": spec.width}.items()):
+                return sibling
+    return settings.base_checkpoint
 
 
 def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, tasks: list[dict],
