@@ -1,5 +1,6 @@
-"""Markdown tables of simulation results: label mIoU at 5/10/15/20% of the clicks, from scratch (the
-paper's cost) and correcting the delivered labels, and the per-class IoU of each series' last round.
+"""Markdown tables of simulation results: label mIoU at 5/10/15/20% of the clicks from scratch (the
+paper's cost), mIoU and % of the clicks correcting the delivered labels at each round, and the
+per-class IoU of each series' last round.
 
     .venv/bin/python benchmarks/results_table.py [VIDEO=]runs/camvid-frame/results.json [...]
 
@@ -38,14 +39,14 @@ def _load(arguments: list[str]):
 
 def quality_rows(arguments: list[str]) -> list[str]:
     levels = " / ".join(f"{level:g}" for level in CLICK_LEVELS)
-    lines = [f"| video | series | mIoU @ {levels}% clicks, from scratch | correcting | % clicks to 90, from scratch "
-             "/ correcting | best mIoU (% clicks) | s/round |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| video | series | mIoU @ {levels}% clicks, from scratch | correcting: mIoU (% clicks) per round "
+             "| % clicks to 90, from scratch / correcting | best mIoU (% clicks) | s/round |",
+             "|---|---|---|---|---|---|---|"]
     for video, series, results, rows in _load(arguments):
-        cells = []
-        for key, _ in COSTS:
-            curve = [(r.get(key, r["clicks_pct"]), r["miou"]) for r in rows]
-            cells.append(" / ".join(f"{v:.1f}" if v is not None else "-"
-                                    for v in (miou_at(curve, level) for level in CLICK_LEVELS)))
+        curve = [(r["clicks_pct"], r["miou"]) for r in rows]
+        at_levels = (miou_at(curve, level) for level in CLICK_LEVELS)
+        correcting = [f"{r['miou']:.1f} ({r['correction_pct']:.1f})" for r in rows if "correction_pct" in r]
+        cells = [" / ".join(f"{v:.1f}" if v is not None else "-" for v in at_levels), ", ".join(correcting) or "-"]
         entry = results["summary"][series]
         to_90 = " / ".join(f"{entry.get(f'{key}_at_90'):.1f}" if entry.get(f"{key}_at_90") is not None else "-"
                            for key, _ in COSTS)
