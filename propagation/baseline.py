@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .flow import Flows, warp_labels
+from .flow import Flows, labels_matching_flows, warp_labels
 from .labels import UNKNOWN
 
 UNREACHABLE = np.iinfo(np.int32).max
@@ -42,12 +42,7 @@ def propagate_labels(
     Returns ``(labels (F, H, W) int32, distance (F, H, W) int32)``: distance in frames to the
     annotation a label came from, 0 for human labels, :data:`UNREACHABLE` where still UNKNOWN.
     """
-    labels = np.asarray(labels)
-    if labels.ndim != 3:
-        raise ValueError(f"labels must be (F, H, W), got {labels.shape}")
-    if len(labels) > 1 and (len(flows) != len(labels) - 1 or flows.size != labels.shape[1:]):
-        raise ValueError(f"flows {flows.forward.shape} do not match labels {labels.shape} "
-                         "(need F-1 flows at the labels' resolution; see resize_flows)")
+    labels = labels_matching_flows(labels, flows)
     fwd, dist_f = _carry(labels, flows.backward, flows.valid_backward if drop_occluded else None)
     rev = slice(None, None, -1)
     bwd, dist_b = _carry(labels[rev], flows.forward[rev], flows.valid_forward[rev] if drop_occluded else None)

@@ -116,6 +116,18 @@ def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, prese
     return out
 
 
+def labels_matching_flows(labels, flows: Flows) -> np.ndarray:
+    """``labels`` as an array, checked to be a video (F, h, w) that ``flows`` can carry (F-1 flows at
+    the labels' resolution); a ValueError that says what to fix otherwise."""
+    labels = np.asarray(labels)
+    if labels.ndim != 3:
+        raise ValueError(f"labels must be (F, h, w), got {labels.shape}")
+    if len(labels) > 1 and (len(flows) != len(labels) - 1 or flows.size != labels.shape[1:]):
+        raise ValueError(f"flows {flows.forward.shape} do not match labels {labels.shape} "
+                         "(need F-1 flows at the labels' resolution; see resize_flows)")
+    return labels
+
+
 def write_flows(file: BinaryIO, flows: Flows) -> None:
     """Write a compressed ``.npz`` (float16 flows) to a binary file (so numpy does not append ".npz")."""
     np.savez_compressed(

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow import Flows, warp
+from .flow import Flows, labels_matching_flows, warp
 from .labels import UNKNOWN, overlay_known
 
 
@@ -89,12 +89,7 @@ def carry_votes(labels: np.ndarray, flows: Flows, num_classes: int,
     resolution (UNKNOWN where none): per pixel and class, the summed weight of the labels carried
     there from both sides, in [0, 2]; a frame's human labels weigh 1 from each side."""
     config.validate()
-    labels = np.asarray(labels)
-    if labels.ndim != 3:
-        raise ValueError(f"labels must be (F, h, w), got {labels.shape}")
-    if len(labels) > 1 and (len(flows) != len(labels) - 1 or flows.size != labels.shape[1:]):
-        raise ValueError(f"flows {flows.forward.shape} do not match labels {labels.shape} "
-                         "(need F-1 flows at the labels' resolution; see resize_flows)")
+    labels = labels_matching_flows(labels, flows)
     if labels.max(initial=UNKNOWN) >= num_classes:
         raise ValueError(f"labels hold class {labels.max()}, but there are only {num_classes} classes")
     votes = np.zeros((len(labels), num_classes, *labels.shape[1:]), np.float32)
