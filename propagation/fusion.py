@@ -92,13 +92,14 @@ def carry_votes(labels: np.ndarray, flows: Flows, num_classes: int,
     labels = labels_matching_flows(labels, flows)
     if labels.max(initial=UNKNOWN) >= num_classes:
         raise ValueError(f"labels hold class {labels.max()}, but there are only {num_classes} classes")
-    votes = np.zeros((len(labels), num_classes, *labels.shape[1:]), np.float32)
+    # float16 throughout: the votes of a long video are its largest array (F x C x h x w).
+    votes = np.zeros((len(labels), num_classes, *labels.shape[1:]), np.float16)
     n = len(labels)
     # Forward in time frame t pulls from t-1 through backward[t-1]; backward in time through forward[t].
     _carry_one_side(labels, flows.backward, flows.valid_backward, num_classes, config, votes, range(n))
     _carry_one_side(labels, flows.forward[::-1], flows.valid_forward[::-1], num_classes, config, votes,
                     range(n - 1, -1, -1))
-    return votes.astype(np.float16)
+    return votes
 
 
 def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
