@@ -23,7 +23,6 @@ _EXPORTS = {
     "Flows": "flow",
     "forward_with_embeddings": "network",
     "fuse_labels": "fusion",
-    "fused_frame": "fusion",
     "fused_probabilities": "fusion",
     "FusionConfig": "fusion",
     "load_checkpoint": "checkpoint",

@@ -110,19 +110,18 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return tensor[0]
 
 
-def fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tuple[int, int],
-                network_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def _fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tuple[int, int],
+                 network_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """One frame's fused labels at ``size`` (H, W): votes (C, h, w) and the network's probabilities
-    (C, h', w'), either None, each resized bilinearly. Returns (labels (H, W) int32, UNKNOWN where
-    nothing votes; confidence (H, W) float32 in [0, 1], the winning share of the votes)."""
-    total = None
-    if votes is not None:
-        total = _resized(votes, size)
-    if network is not None and network_weight > 0:
-        weighted = _resized(network, size) * network_weight
-        total = weighted if total is None else total + weighted
-    if total is None:
+    (C, h', w'), either None, each resized bilinearly; where no vote reaches, the network decides
+    alone whatever its weight. Returns (labels (H, W) int32, UNKNOWN where nothing decides;
+    confidence (H, W) float32 in [0, 1], the winning share of the votes)."""
+    if votes is None and network is None:
         raise ValueError("fusion needs carried votes, the network's probabilities or both")
+    total = _resized(votes, size) if votes is not None else None
+    if network is not None:
+        probs = _resized(network, size)
+        total = probs if total is None else torch.where(total.sum(dim=0) > 0, total + probs * network_weight, probs)
     mass = total.sum(dim=0)
     best, labels = total.max(dim=0)
     confidence = torch.where(mass > 0, best / mass.clamp_min(1e-12), 0.0)
@@ -133,15 +132,16 @@ def fuse_labels(human: np.ndarray, votes: np.ndarray | None, network: np.ndarray
                 network_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """The delivered labels of a video: human labels (F, H, W) win, the fusion of carried votes
     (F, C, h, w) and the network's probabilities (F, C, h', w') fills the rest, one frame at a time.
-    Returns (labels (F, H, W) int32, confidence (F, H, W) float16; 1 at human labels)."""
+    Returns (labels (F, H, W) int32, confidence (F,) float32: each frame's mean winning share of the
+    votes, a human label counting 1)."""
     size = human.shape[1:]
     labels = np.empty(human.shape, np.int32)
-    confidence = np.empty(human.shape, np.float16)
+    confidence = np.empty(len(human), np.float32)
     for t in range(len(human)):
-        fused, sure = fused_frame(None if votes is None else votes[t], None if network is None else network[t],
-                                  size, network_weight)
+        fused, sure = _fused_frame(None if votes is None else votes[t], None if network is None else network[t],
+                                   size, network_weight)
         labels[t] = overlay_known(human[t], fused)
-        confidence[t] = np.where(human[t] != UNKNOWN, 1.0, sure)
+        confidence[t] = np.where(human[t] != UNKNOWN, 1.0, sure).mean()
     return labels, confidence
 
 

@@ -168,8 +168,7 @@ def run_round(
     delivered = confidence = None
     network = prediction.probs if prediction is not None else None
     if votes is not None or network is not None:
-        delivered, confidence_map = fuse_labels(labels, votes, network, weight)
-        confidence = confidence_map.astype(np.float32).mean(axis=(1, 2))
+        delivered, confidence = fuse_labels(labels, votes, network, weight)
     elif known:
         delivered = labels
     probs = fused_probabilities(votes, network, weight) if network is not None else None

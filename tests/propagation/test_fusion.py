@@ -52,7 +52,7 @@ def test_a_reliable_carried_label_outvotes_a_confident_wrong_network_and_a_far_o
     delivered, confidence = fuse_labels(human, votes, _network(n, cls=0), network_weight=0.5)
     assert (delivered[:5] == 1).all()  # up to 4 frames away: 0.71 carried beats 0.45 of the network
     assert (delivered[20:] == 0).all()  # 20+ frames away: 0.18 carried loses to the network
-    assert (confidence[0] == 1).all() and (confidence[1:] < 1).all()
+    assert confidence.shape == (n,) and confidence[0] == 1 and (confidence[1:] < 1).all()
 
 
 def test_a_carried_label_crossing_an_occlusion_loses_to_the_network():
@@ -78,6 +78,10 @@ def test_human_labels_always_win_and_the_network_fills_what_nothing_reaches():
     human = _labelled(3, [(1, 1)])
     delivered, _ = fuse_labels(human, None, _network(3, cls=0, confidence=1.0), network_weight=0.5)
     assert (delivered[1] == 1).all() and (delivered[[0, 2]] == 0).all()
+    votes = carry_votes(_labelled(3, [(1, 1)], (8, 8)), _still_flows(3), 2)
+    votes[0, :, :, :4] = 0  # nothing carried into the left half of frame 0
+    delivered, _ = fuse_labels(human, votes, _network(3, cls=0, confidence=1.0), network_weight=0.0)
+    assert (delivered[0, :, :4] == 0).all() and (delivered[0, :, 4:] == 1).all()  # weight 0: never overrules
     with pytest.raises(ValueError, match="needs carried votes"):
         fuse_labels(human, None, None, 0.5)
 
