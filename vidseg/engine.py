@@ -151,10 +151,10 @@ def run_round(
     if strategy.carries == "nearest":
         return _nearest_round(labels, flows, units, labelled, frames, strategy.picks, config, known)
     weight = config.fusion.network_weight if strategy.learns else 0.0
-    votes = carried_votes(labels, flows, spec.num_classes, config.fusion) if known else None
+    votes = carried_votes(labels, flows, spec.num_classes, config.fusion)
     carried = labels
     if votes is not None:
-        reliable = resize_nearest(reliable_labels(votes, max(weight, 1e-6)), labels.shape[1:])
+        reliable = resize_nearest(reliable_labels(votes, weight), labels.shape[1:])
         carried = overlay_known(labels, reliable)
     prediction, trained = None, False
     if strategy.learns and known:
@@ -211,16 +211,17 @@ def select_next(
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run.
 
-    probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`), whose
-    uncertainty scores the samples; prediction: the network's, whose embeddings diversify them.
+    probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
+    before the network has run), whose uncertainty scores the samples; prediction: the network's,
+    whose embeddings diversify them.
     """
     seed = config.seed + 1
-    if (probs is None or prediction is None) and "scores" in STRATEGY_INPUTS.get(picks, ()):
+    if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
                              embeddings=_placed(units, image_features(units, frames)), seed=seed)
         return Selection(ids=ids, scores=None, strategy="cold_start")
     scores = embeddings = None
-    if probs is not None and prediction is not None:
+    if probs is not None:
         scores = sample_scores(units, probs, method=config.uncertainty)
         if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
             embeddings = _placed(units, pool_per_sample(units, prediction.embeddings))
