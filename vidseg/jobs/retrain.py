@@ -96,7 +96,7 @@ def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None
     """What a video without its own checkpoint starts from: with PROJECT_MEMORY, the newest model of
     the project's other videos (trained on their human labels) when it is the same network; else
     BASE_CHECKPOINT (or nothing: fresh weights)."""
-    if settings.project_memory:
+    if settings.project_memory and not store.checkpoint_path.is_file():  # its own model wins: skip the read
         sibling = store.project_checkpoint()
         if sibling is not None:
             try:

@@ -50,7 +50,8 @@ class Oracle:
         """Label the given samples, pre-annotated with ``delivered`` (F, H, W) or None; returns the
         clicks this batch cost under the oracle's cost model."""
         spent = {"scratch": 0, "correction": 0}
-        fixes: dict[int, tuple[np.ndarray, FrameCostModel | None]] = {}
+        fixes: dict[int, np.ndarray] = {}  # per frame: what must be fixed (UNKNOWN: nothing)
+        fix_models: dict[int, FrameCostModel] = {}
         for sample_id in np.asarray(sample_ids, dtype=np.int64):
             if self.labelled[sample_id]:
                 continue
@@ -58,13 +59,15 @@ class Oracle:
             spent["scratch"] += self.granularity.clicks(lambda f=frame: self._scratch_model(f), mask)
             if frame not in fixes:
                 pre = None if delivered is None else delivered[frame]
-                fixes[frame] = (correction_map(self.truth[frame], pre, self.min_fix_region), None)
-            fix, model = fixes[frame]
+                fixes[frame] = correction_map(self.truth[frame], pre, self.min_fix_region)
+            fix = fixes[frame]
             if (fix[mask] != UNKNOWN).any():
-                if model is None:
-                    model = FrameCostModel(fix, self.epsilon)
-                    fixes[frame] = (fix, model)
-                spent["correction"] += self.granularity.clicks(lambda m=model: m, mask)
+                def fix_model(f: int = frame) -> FrameCostModel:  # built only if the granularity prices outlines
+                    if f not in fix_models:
+                        fix_models[f] = FrameCostModel(fixes[f], self.epsilon)
+                    return fix_models[f]
+
+                spent["correction"] += self.granularity.clicks(fix_model, mask)
             source = self.truth[frame]
             if self.cost_model == "correction" and delivered is not None:
                 source = corrected_labels(self.truth[frame], delivered[frame], fix)
