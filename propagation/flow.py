@@ -77,13 +77,20 @@ def consistency_mask(flow: np.ndarray, other: np.ndarray) -> np.ndarray:
     _, h, w = flow.shape
     gx, gy = _pixel_grid(h, w)
     tx, ty = gx + flow[0], gy + flow[1]
-    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
     back = cv2.remap(np.ascontiguousarray(other.transpose(1, 2, 0)), tx, ty, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     bx, by = back[..., 0], back[..., 1]
     err = (flow[0] + bx) ** 2 + (flow[1] + by) ** 2
     bound = ALPHA * (flow[0] ** 2 + flow[1] ** 2 + bx**2 + by**2) + BETA
-    return inside & (err < bound)
+    return lands_inside(flow) & (err < bound)
+
+
+def lands_inside(flow: np.ndarray) -> np.ndarray:
+    """``(h, w)`` bool: where the pull flow ``(2, h, w)`` points at a pixel inside the image."""
+    _, h, w = flow.shape
+    gx, gy = _pixel_grid(h, w)
+    tx, ty = gx + flow[0], gy + flow[1]
+    return (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
 
 
 def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, preset: str = "medium") -> Flows:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow import Flows, labels_matching_flows, warp
+from .flow import Flows, labels_matching_flows, lands_inside, warp
 from .labels import UNKNOWN, overlay_known
 
 
@@ -55,14 +55,6 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> tuple[torch.Tensor, torch.
     return hot * known, known
 
 
-def _inside(flow: torch.Tensor) -> torch.Tensor:
-    """(1, 2, h, w) pull flow -> (h, w) bool: the pixel it pulls from lies inside the image."""
-    _, _, h, w = flow.shape
-    xs = torch.arange(w, dtype=flow.dtype).view(1, w) + flow[0, 0]
-    ys = torch.arange(h, dtype=flow.dtype).view(h, 1) + flow[0, 1]
-    return (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
-
-
 def _carry_one_side(labels: np.ndarray, pulls: np.ndarray, valid: np.ndarray, num_classes: int,
                     config: FusionConfig, out: np.ndarray, order: range) -> None:
     """Add one direction's votes to ``out`` (F, C, h, w): frame ``order[i]`` pulls from ``order[i-1]``
@@ -72,9 +64,10 @@ def _carry_one_side(labels: np.ndarray, pulls: np.ndarray, valid: np.ndarray, nu
     for i, t in enumerate(order):
         hot, known = _one_hot(labels[t], num_classes)
         if state is not None:
-            flow = torch.from_numpy(pulls[i - 1].astype(np.float32))[None]
-            state = warp(state, flow)
-            keep = torch.where(torch.from_numpy(valid[i - 1]), 1.0, config.occlusion_factor) * _inside(flow)
+            pull = pulls[i - 1].astype(np.float32)
+            state = warp(state, torch.from_numpy(pull)[None])
+            kept = np.where(valid[i - 1], 1.0, config.occlusion_factor) * lands_inside(pull)
+            keep = torch.from_numpy(kept.astype(np.float32))
             state = state * (keep * decay)
             state = torch.where(known, hot, state)
         elif known.any():
