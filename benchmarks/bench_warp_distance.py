@@ -4,7 +4,7 @@
 
 On the CamVid clip, with every 10th / 20th frame labelled, prints coverage, pixel accuracy and mIoU
 of the carried labels at each distance, with chains carried through occlusions or stopped there
-(`drop_occluded`). This is the evidence behind WARP_TRUST and carrying through occlusions.
+(`drop_occluded`). This is the evidence behind carrying through occlusions (at reduced weight, `propagation.fusion`).
 """
 
 from pathlib import Path
