@@ -200,7 +200,7 @@ def correction_map(truth: np.ndarray, delivered: np.ndarray | None, min_region: 
         return fix
     missing = delivered == UNKNOWN
     for c in _present_classes(fix):
-        count, regions, stats, _ = cv2.connectedComponentsWithStats((fix == c).astype(np.uint8), connectivity=8)
+        _, regions, stats, _ = cv2.connectedComponentsWithStats((fix == c).astype(np.uint8), connectivity=8)
         small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_region)
         small = small[small > 0]
         if small.size:

@@ -21,6 +21,11 @@ from vidseg.simulation.costs import MIN_FIX_REGION, FrameCostModel, corrected_la
 COST_MODELS = ("scratch", "correction")
 
 
+def check_cost_model(name: str) -> None:
+    if name not in COST_MODELS:
+        raise ValueError(f"unknown cost model {name!r}; choose one of {', '.join(COST_MODELS)}")
+
+
 class Oracle:
     def __init__(self, truth: np.ndarray, units, epsilon: float = 2.0, cost_model: str = "scratch",
                  min_fix_region: int = MIN_FIX_REGION):
@@ -30,8 +35,7 @@ class Oracle:
                 f"ground truth shape {truth.shape} does not match the sample units "
                 f"({units.n_frames}, {units.height}, {units.width})"
             )
-        if cost_model not in COST_MODELS:
-            raise ValueError(f"unknown cost model {cost_model!r}; choose one of {', '.join(COST_MODELS)}")
+        check_cost_model(cost_model)
         self.truth = truth
         self.units = units
         self.granularity = granularity_named(units.kind)

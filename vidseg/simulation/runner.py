@@ -24,7 +24,7 @@ from vidseg.granularities import GRANULARITIES, UnitParams, granularity_named
 from vidseg.simulation.costs import MIN_FIX_REGION, video_cost
 from vidseg.simulation.dataset import Video
 from vidseg.simulation.metrics import label_quality
-from vidseg.simulation.oracle import COST_MODELS, Oracle
+from vidseg.simulation.oracle import Oracle, check_cost_model
 from vidseg.simulation.plots import plot_quality_vs_clicks
 from vidseg.strategies import strategy_named
 
@@ -67,8 +67,7 @@ class RunConfig:
                 raise ValueError(f"budget per round for {name!r} must be a positive number of samples")
         if self.max_rounds <= 0:
             raise ValueError("rounds must be at least 1")
-        if self.cost_model not in COST_MODELS:
-            raise ValueError(f"unknown cost model {self.cost_model!r}; choose one of {', '.join(COST_MODELS)}")
+        check_cost_model(self.cost_model)
 
 
 def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = print) -> dict:
@@ -170,7 +169,7 @@ def summarise(rows: list[dict]) -> dict:
             for kind in kinds:
                 key = f"{kind}_at_{int(target)}"
                 if entry[key] is None and row["miou"] >= target:
-                    entry[key] = row.get(kind)
+                    entry[key] = row[kind]
     for series, entry in summary.items():
         rounds = [r["seconds"] for r in rows if r["series"] == series and r["round"] > 0]
         entry["seconds_per_round"] = round(float(np.mean(rounds)), 2) if rounds else None
