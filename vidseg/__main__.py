@@ -108,19 +108,25 @@ def connect_command(args) -> int:
 
 def import_video_command(args) -> int:
     from vidseg.admin import import_video
+    from vidseg.frame_plan import ImportOptionError, import_options
 
-    client, settings = _admin_client()
-    size = None
-    if args.resize:
-        width, _, height = args.resize.partition("x")
-        if not (width.isdigit() and height.isdigit()):
-            raise SystemExit(f"--resize {args.resize!r}: write WIDTHxHEIGHT, e.g. 480x360")
-        size = (int(height), int(width))
+    try:  # every option is checked before Label Studio is asked anything
+        options = import_options(every=args.every, fps=args.fps, image_format=args.format, quality=args.quality,
+                                 resize=args.resize, split_every=args.split_every)
+    except ImportOptionError as error:
+        raise SystemExit(f"import-video: {error}") from None
     root = args.document_root or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
     if not root:
         raise SystemExit("give --document-root (Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
-    import_video(client, settings, args.project, Path(args.source), args.video or Path(args.source).stem,
-                 Path(root), size)
+    from vidseg.labelstudio.client import LabelStudioError
+
+    client, settings = _admin_client()
+    try:
+        import_video(client, settings, args.project, Path(args.source), args.video or Path(args.source).stem,
+                     Path(root), options=options)
+    except LabelStudioError as error:
+        raise SystemExit(f"import-video: {error} (frames written so far are kept: run the same command again "
+                         "to resume)") from None
     return 0
 
 
@@ -153,7 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("source", help="video file (anything OpenCV reads) or folder of frames")
     imp.add_argument("--project", type=int, required=True)
     imp.add_argument("--video", default=None, help="video id (default: the source's name)")
+    imp.add_argument("--every", default=None, metavar="N", help="keep every Nth frame (default: every frame)")
+    imp.add_argument("--fps", default=None, metavar="R",
+                     help="keep R frames per second of video time (not with --every)")
+    imp.add_argument("--format", default="png", metavar="png|jpg|webp", help="frame image format (default: png)")
+    imp.add_argument("--quality", default=None, metavar="Q",
+                     help="1-100 for jpg (default 95) and webp (default 90)")
     imp.add_argument("--resize", default=None, help="WIDTHxHEIGHT to resize frames to")
+    imp.add_argument("--split-every", default=None, metavar="LENGTH",
+                     help="split into parts <video>-part001, ... of LENGTH: 600 or 600s (seconds), 10m, 1h, 9000f "
+                          "(source frames)")
     imp.add_argument("--document-root", default=None,
                      help="Label Studio's local files document root (default: $LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)")
     imp.set_defaults(func=import_video_command)

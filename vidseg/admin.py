@@ -5,19 +5,20 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
-import cv2
-import numpy as np
-from tqdm import tqdm
-
+from vidseg.frame_plan import FramePlan, ImportOptionError, ImportOptions
 from vidseg.granularities import check_config, granularity_named
 from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError
 from vidseg.labelstudio.config import LabelConfigError, parse_label_config
+from vidseg.labelstudio.payloads import PayloadError, video_and_frame
+from vidseg.progress import Progress
 from vidseg.settings import Settings
+from vidseg.video_frames import PARTS_CSV, check_manifest, frame_name, open_source, write_image, write_manifest
 
 Say = Callable[[str], None]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
 def connect(client: LabelStudioClient, settings: Settings, project: int, backend_url: str,
@@ -63,65 +64,143 @@ def connect(client: LabelStudioClient, settings: Settings, project: int, backend
     return changes
 
 
-def read_frames(source: Path, size: tuple[int, int] | None = None):
-    """Yield (index, RGB frame) from a video file or a folder of images (sorted by name)."""
-    source = Path(source)
-    if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise SystemExit(f"{source} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        for index, path in enumerate(files):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise SystemExit(f"{path} is not a readable image")
-            yield index, _resized(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
-        return
-    if not source.exists():
-        raise SystemExit(f"{source} does not exist: give a video file or a folder of frames")
-    capture = cv2.VideoCapture(str(source))
-    if not capture.isOpened():
-        raise SystemExit(f"{source} could not be opened as a video")
-    index = 0
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        yield index, _resized(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
-        index += 1
-    capture.release()
-    if index == 0:
-        raise SystemExit(f"{source}: no frame could be decoded")
-
-
 def import_video(client: LabelStudioClient, settings: Settings, project: int, source: Path, video: str,
-                 document_root: Path, size: tuple[int, int] | None = None, say: Say = print) -> list[int]:
-    """Write frames under DOCUMENT_ROOT/<video>/ and create one task per frame; returns task ids."""
+                 document_root: Path, size: tuple[int, int] | None = None, say: Say = print,
+                 options: ImportOptions | None = None, progress_stream: TextIO | None = None) -> list[int]:
+    """Write the sampled frames of ``source`` under DOCUMENT_ROOT/<video>/ (one subfolder per part when
+    split) as they are decoded, and create one task per frame; returns the ids of the tasks created.
+
+    Resumable: frames already written are not written again, and frames that already have a task of
+    their (part's) video in the project get no second one. ``size`` (height, width) is the same as
+    ``options.size``. Errors a user can fix end the command (SystemExit) with what to change."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", video):
         raise SystemExit(f"video id {video!r}: use letters, digits, '_', '.' and '-' only")
+    options = options or ImportOptions()
+    if size is not None:
+        options = replace(options, size=size)
     document_root = Path(document_root).resolve()
     folder = document_root / video
-    folder.mkdir(parents=True, exist_ok=True)
-    tasks = []
-    for index, frame in tqdm(read_frames(source, size), desc=f"frames of {video}", unit="frame"):
-        path = folder / f"{video}_{index:06d}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        relative = path.relative_to(document_root).as_posix()
-        tasks.append({settings.image_field: f"/data/local-files/?d={relative}",
-                      settings.video_field: video, settings.frame_field: index})
     try:
+        frames = open_source(Path(source))
+        plan = FramePlan(video, options, frames.fps)
+        check_manifest(folder, frames.path, options)
+    except ImportOptionError as error:
+        raise SystemExit(str(error)) from None
+    _ensure_local_storage(client, project, folder, document_root, video)
+    total = plan.estimate(frames.frame_count)
+    rate = f" at {frames.fps:g} fps" if frames.fps else ""
+    say(f"{frames.path}: {frames.frame_count or 'an unknown number of'} frames{rate}; about "
+        f"{total if total is not None else '?'} to label ({_sampling_text(options)}, {options.image_format})")
+    if options.fps is not None and frames.fps is not None and options.fps >= frames.fps:
+        say(f"--fps {options.fps:g} is not below the video's {frames.fps:g} fps: every frame is kept")
+    importer = _TaskImporter(client, settings, project)
+    progress = Progress(f"frames of {video}", total, stream=progress_stream)
+    try:
+        for position in frames.positions():
+            parts_before = len(plan.parts)
+            place = plan.place(position.index, position.time)
+            if len(plan.parts) != parts_before and parts_before:  # a part is complete: its tasks and split points
+                importer.flush()
+                write_manifest(folder, frames.path, options, frames.fps, plan.parts)
+            if place is None:
+                continue
+            part_folder = folder / place.video if options.splits else folder
+            path = part_folder / frame_name(place.video, place.frame, options)
+            there = path.is_file()
+            if not there:
+                part_folder.mkdir(exist_ok=True)
+                write_image(path, position.image(), options)
+            data = {settings.image_field: f"/data/local-files/?d={path.relative_to(document_root).as_posix()}",
+                    settings.video_field: place.video, settings.frame_field: place.frame,
+                    "source_frame": position.index}
+            if position.time is not None:
+                data["source_time"] = round(position.time, 3)
+            importer.add(data)
+            progress.advance(skipped=there)
+        importer.flush()
+    except KeyboardInterrupt:
+        progress.close()
+        raise SystemExit(f"interrupted after {progress.done} frames of {video}: run the same command again to "
+                         "resume (frames already written are kept, tasks are not created twice)") from None
+    except ImportOptionError as error:
+        raise SystemExit(str(error)) from None
+    progress.close()
+    write_manifest(folder, frames.path, options, frames.fps, plan.parts)
+    if options.splits:
+        say(f"{video} split into {len(plan.parts)} parts (split points in {folder / PARTS_CSV}):")
+        for part in plan.parts:
+            say(f"  {part.video}: source frames {part.first_frame}-{part.last_frame}, "
+                f"{_seconds(part.start)}-{_seconds(part.end)}, {part.frames} frames to label")
+    say(f"imported {progress.done} frames of {video} into project {project} ({folder}): "
+        f"{progress.done - progress.skipped} written, {progress.skipped} already there; "
+        f"{len(importer.ids)} new tasks, {importer.existing} already in the project")
+    return importer.ids
+
+
+class _TaskImporter:
+    """Frame tasks in batches; skips frames whose (video, frame) already has a task in the project."""
+
+    batch = 500
+
+    def __init__(self, client: LabelStudioClient, settings: Settings, project: int):
+        self.client, self.settings, self.project = client, settings, project
+        self.pending: list[dict] = []
+        self.ids: list[int] = []
+        self.existing = 0
+        self._known: dict[str, set[int]] = {}
+
+    def add(self, data: dict) -> None:
+        self.pending.append(data)
+        if len(self.pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        fresh = [data for data in self.pending if data[self.settings.frame_field] not in
+                 self._frames_of(data[self.settings.video_field])]
+        self.existing += len(self.pending) - len(fresh)
+        self.pending = []
+        if not fresh:
+            return
+        answer = self.client.import_tasks(self.project, fresh)
+        self.ids.extend(answer.get("task_ids") or [])
+        for data in fresh:
+            self._known[data[self.settings.video_field]].add(data[self.settings.frame_field])
+
+    def _frames_of(self, video: str) -> set[int]:
+        if video not in self._known:
+            tasks = self.client.video_tasks(self.project, video, video_field=self.settings.video_field,
+                                            frame_field=self.settings.frame_field, fields="task_only")
+            self._known[video] = {frame for frame in (_frame_number(t, self.settings) for t in tasks)
+                                  if frame is not None}
+        return self._known[video]
+
+
+def _frame_number(task: dict, settings: Settings) -> int | None:
+    try:
+        return video_and_frame(task.get("data") or {}, settings.video_field, settings.frame_field,
+                               settings.image_field)[1]
+    except PayloadError:
+        return None
+
+
+def _ensure_local_storage(client: LabelStudioClient, project: int, folder: Path, document_root: Path,
+                          video: str) -> None:
+    """A local-files storage on ``folder`` (it serves the parts' subfolders too), unless the project has one."""
+    try:
+        if any(Path(s.get("path") or "/-") == folder for s in client.local_storages(project)):
+            return
         client.add_local_storage(project, str(folder), title=f"frames of {video}")
     except LabelStudioError as error:
         raise SystemExit(f"Label Studio refused a local storage on {folder}: {error}. Start Label Studio with "
                          f"LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
                          f"LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={document_root}") from None
-    answer = client.import_tasks(project, tasks)
-    ids = list(answer.get("task_ids") or [])
-    say(f"imported {len(tasks)} frames of {video} into project {project} ({folder})")
-    return ids
 
 
-def _resized(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-    if size is None:
-        return frame
-    height, width = size
-    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+def _sampling_text(options: ImportOptions) -> str:
+    if options.every is not None:
+        return f"every {options.every} frames" if options.every > 1 else "every frame"
+    return f"{options.fps:g} per second" if options.fps is not None else "every frame"
+
+
+def _seconds(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f} s"

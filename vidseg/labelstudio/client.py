@@ -175,10 +175,12 @@ class LabelStudioClient:
         return self._get_pages("/api/tasks/", {"project": project_id, "fields": "all"}, "tasks")
 
     def video_tasks(
-        self, project_id: int, video: str, video_field: str = "video", frame_field: str = "frame"
+        self, project_id: int, video: str, video_field: str = "video", frame_field: str = "frame",
+        fields: str = "all",
     ) -> list[dict]:
         """All frame tasks of one video (``task.data[video_field] == video``), with annotations
-        and predictions, ordered by ``task.data[frame_field]``."""
+        and predictions, ordered by ``task.data[frame_field]``; ``fields="task_only"`` leaves the
+        annotations and predictions out (much less to read for a long video)."""
         query = {
             "filters": {
                 "conjunction": "and",
@@ -193,7 +195,7 @@ class LabelStudioClient:
             },
             "ordering": [f"tasks:data.{frame_field}"],
         }
-        params = {"project": project_id, "fields": "all", "query": json.dumps(query)}
+        params = {"project": project_id, "fields": fields, "query": json.dumps(query)}
         tasks = self._get_pages("/api/tasks/", params, "tasks")
         # LS already orders them; sorting again guards against frame indices stored as text.
         return sorted(tasks, key=lambda task: _frame_key(task["data"].get(frame_field)))
@@ -276,6 +278,10 @@ class LabelStudioClient:
         """Set the HTTP headers Label Studio sends with a webhook (e.g. the backend's basic auth,
         which the webhook auto-created for an ML backend lacks)."""
         return self.request("PATCH", f"/api/webhooks/{webhook_id}/", json={"headers": headers})
+
+    def local_storages(self, project_id: int) -> list[dict]:
+        """The project's local-files import storages (each with its ``path``)."""
+        return self.request("GET", "/api/storages/localfiles/", params={"project": project_id})
 
     def add_local_storage(self, project_id: int, path: str, title: str | None = None) -> dict:
         """Connect a local-files storage so LS serves files under ``path`` (an absolute directory
