@@ -26,7 +26,13 @@ _EXPORTS = {
     "fused_probabilities": "fusion",
     "FusionConfig": "fusion",
     "load_checkpoint": "checkpoint",
-    "load_flows": "flow",
+    "Delivery": "fusion",
+    "DiskArray": "ondisk",
+    "in_memory": "ondisk",
+    "on_disk": "ondisk",
+    "open_flows": "flow",
+    "SparseLabels": "sparse_labels",
+    "shrink_label_map": "sparse_labels",
     "load_user_checkpoint": "checkpoint",
     "masked_cross_entropy": "losses",
     "NetworkSpec": "network",
@@ -34,7 +40,10 @@ _EXPORTS = {
     "overlay_known": "labels",
     "predict_video": "inference",
     "propagate_labels": "baseline",
+    "reliable_label_map": "fusion",
     "reliable_labels": "fusion",
+    "summarise_votes": "fusion",
+    "working_frames": "inference",
     "resize_flow": "flow",
     "resize_flows": "flow",
     "resize_nearest": "flow",
@@ -47,7 +56,6 @@ _EXPORTS = {
     "warp": "flow",
     "warp_labels": "flow",
     "write_checkpoint": "checkpoint",
-    "write_flows": "flow",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -8,8 +8,9 @@ to t, channel 0 = dx, 1 = dy, in pixels of the map it belongs to. Warping pulls:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .labels import UNKNOWN
+from .ondisk import DiskArray, Scratch, in_memory
 
 PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -34,7 +36,7 @@ class Flows:
 
     forward, backward: ``(F-1, 2, h, w)`` float16. valid_forward, valid_backward: ``(F-1, h, w)``
     bool, True where the flow lands inside the image and passes the forward-backward check
-    (False at occlusions and at borders the motion uncovers).
+    (False at occlusions and at borders the motion uncovers). Numpy arrays or DiskArrays.
     """
 
     forward: np.ndarray
@@ -93,23 +95,27 @@ def lands_inside(flow: np.ndarray) -> np.ndarray:
     return (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
 
 
-def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, preset: str = "medium") -> Flows:
+FLOW_FIELDS = ("forward", "backward", "valid_forward", "valid_backward")
+
+
+def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = "medium",
+                  scratch: Scratch = in_memory, progress: Callable[[int, int], None] | None = None) -> Flows:
     """DIS flow between consecutive frames ``(F, H, W, 3)`` uint8, on grayscale at ``size`` (h, w).
 
-    ``size=None`` keeps the frame resolution. A single frame gives empty flows ``(0, 2, h, w)``.
+    frames: an array or any per-frame sequence with ``shape`` (read one frame at a time). The four
+    arrays come from ``scratch`` (named as `FLOW_FIELDS`), so on disk a long video's flows never sit
+    in memory. ``size=None`` keeps the frame resolution. A single frame gives empty flows
+    ``(0, 2, h, w)``. progress(done, total) after each frame pair.
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3:
+    if len(frames.shape) != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
     if preset not in PRESETS:
         raise ValueError(f"unknown DIS preset {preset!r}; choose one of {sorted(PRESETS)}")
     h, w = size if size is not None else frames.shape[1:3]
     n = max(len(frames) - 1, 0)
-    out = Flows(
-        forward=np.zeros((n, 2, h, w), np.float16),
-        backward=np.zeros((n, 2, h, w), np.float16),
-        valid_forward=np.zeros((n, h, w), bool),
-        valid_backward=np.zeros((n, h, w), bool),
-    )
+    shapes = {"forward": ((n, 2, h, w), np.float16), "backward": ((n, 2, h, w), np.float16),
+              "valid_forward": ((n, h, w), bool), "valid_backward": ((n, h, w), bool)}
+    out = Flows(**{name: scratch(name, *shapes[name]) for name in FLOW_FIELDS})
     dis = cv2.DISOpticalFlow_create(PRESETS[preset])
     prev = _gray(frames[0], (h, w)) if len(frames) else None
     for t in range(n):
@@ -120,38 +126,31 @@ def compute_flows(frames: np.ndarray, size: tuple[int, int] | None = None, prese
         out.valid_forward[t] = consistency_mask(fwd, bwd)
         out.valid_backward[t] = consistency_mask(bwd, fwd)
         prev = nxt
+        if progress is not None:
+            progress(t + 1, n)
     return out
 
 
-def labels_matching_flows(labels, flows: Flows) -> np.ndarray:
-    """``labels`` as an array, checked to be a video (F, h, w) that ``flows`` can carry (F-1 flows at
-    the labels' resolution); a ValueError that says what to fix otherwise."""
-    labels = np.asarray(labels)
-    if labels.ndim != 3:
+def open_flows(folder: str | os.PathLike) -> Flows:
+    """Flows computed with ``scratch=on_disk(folder)``, read a frame at a time. Missing:
+    FileNotFoundError; torn or inconsistent: ValueError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"flows {folder} not found")
+    return Flows(**{name: DiskArray.open(folder / f"{name}.npy") for name in FLOW_FIELDS})
+
+
+def labels_matching_flows(labels, flows: Flows):
+    """``labels`` checked to be a video (F, h, w) that ``flows`` can carry (F-1 flows at the labels'
+    resolution); a ValueError that says what to fix otherwise. Arrays and SparseLabels pass as they are."""
+    if isinstance(labels, list | tuple):
+        labels = np.asarray(labels)
+    if len(labels.shape) != 3:
         raise ValueError(f"labels must be (F, h, w), got {labels.shape}")
-    if len(labels) > 1 and (len(flows) != len(labels) - 1 or flows.size != labels.shape[1:]):
+    if len(labels) > 1 and (len(flows) != len(labels) - 1 or flows.size != tuple(labels.shape[1:])):
         raise ValueError(f"flows {flows.forward.shape} do not match labels {labels.shape} "
                          "(need F-1 flows at the labels' resolution; see resize_flows)")
     return labels
-
-
-def write_flows(file: BinaryIO, flows: Flows) -> None:
-    """Write a compressed ``.npz`` (float16 flows) to a binary file (so numpy does not append ".npz")."""
-    np.savez_compressed(
-        file, forward=flows.forward.astype(np.float16), backward=flows.backward.astype(np.float16),
-        valid_forward=flows.valid_forward, valid_backward=flows.valid_backward,
-    )
-
-
-def load_flows(path: str | os.PathLike) -> Flows:
-    """Read :func:`write_flows` output. Missing file: FileNotFoundError; corrupt: ValueError."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"flow cache {os.fspath(path)} not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return Flows(**{k: data[k] for k in ("forward", "backward", "valid_forward", "valid_backward")})
-    except Exception as exc:  # zip, key and shape errors all mean "recompute"
-        raise ValueError(f"flow cache {os.fspath(path)} unreadable ({type(exc).__name__}: {exc})") from exc
 
 
 def warp(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -209,9 +208,17 @@ def resize_nearest(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return array[..., rows[:, None], cols[None, :]]
 
 
-def resize_flows(flows: Flows, size: tuple[int, int]) -> Flows:
-    """All of ``flows`` at ``size`` ``(h, w)`` (vectors rescaled, masks nearest)."""
+def resize_flows(flows: Flows, size: tuple[int, int], scratch: Scratch = in_memory) -> Flows:
+    """All of ``flows`` at ``size`` ``(h, w)`` (vectors rescaled, masks nearest), a frame at a time
+    into arrays from ``scratch``."""
     if flows.size == tuple(size):
         return flows
-    return Flows(resize_flow(flows.forward, size), resize_flow(flows.backward, size),
-                 resize_nearest(flows.valid_forward, size), resize_nearest(flows.valid_backward, size))
+    n, (h, w) = len(flows), size
+    out = Flows(scratch("forward", (n, 2, h, w), np.float16), scratch("backward", (n, 2, h, w), np.float16),
+                scratch("valid_forward", (n, h, w), bool), scratch("valid_backward", (n, h, w), bool))
+    for t in range(n):
+        out.forward[t] = resize_flow(flows.forward[t], size)
+        out.backward[t] = resize_flow(flows.backward[t], size)
+        out.valid_forward[t] = resize_nearest(flows.valid_forward[t], size)
+        out.valid_backward[t] = resize_nearest(flows.valid_backward[t], size)
+    return out

@@ -23,8 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .flow import Flows, labels_matching_flows, lands_inside, warp
+from .flow import Flows, labels_matching_flows, lands_inside, resize_nearest, warp
 from .labels import UNKNOWN, overlay_known
+from .ondisk import Scratch, in_memory
+from .sparse_labels import SparseLabels
 
 
 @dataclass(frozen=True)
@@ -55,44 +57,51 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> tuple[torch.Tensor, torch.
     return hot * known, known
 
 
-def _carry_one_side(labels: np.ndarray, pulls: np.ndarray, valid: np.ndarray, num_classes: int,
-                    config: FusionConfig, out: np.ndarray, order: range) -> None:
-    """Add one direction's votes to ``out`` (F, C, h, w): frame ``order[i]`` pulls from ``order[i-1]``
-    through ``pulls[i-1]`` (its flow, in ``order``), keeping ``valid[i-1]`` at full weight."""
+def _carry_one_side(labels, pulls, valid, offset: int, order: range, num_classes: int, config: FusionConfig,
+                    out) -> None:
+    """Add one direction's votes to ``out`` (F, C, h, w), visiting frames in ``order``: frame t pulls
+    from the frame visited before it through ``pulls[t + offset]``, keeping ``valid[t + offset]``
+    at full weight. Only the carried state of one frame is in memory."""
     decay = 0.5 ** (1.0 / config.half_life)
     state = None
-    for i, t in enumerate(order):
+    for t in order:
         hot, known = _one_hot(labels[t], num_classes)
         if state is not None:
-            pull = pulls[i - 1].astype(np.float32)
+            pull = pulls[t + offset].astype(np.float32)
             state = warp(state, torch.from_numpy(pull)[None])
-            kept = np.where(valid[i - 1], 1.0, config.occlusion_factor) * lands_inside(pull)
+            kept = np.where(valid[t + offset], 1.0, config.occlusion_factor) * lands_inside(pull)
             keep = torch.from_numpy(kept.astype(np.float32))
             state = state * (keep * decay)
             state = torch.where(known, hot, state)
         elif known.any():
             state = hot
         if state is not None:
-            out[t] += state[0].numpy().astype(out.dtype)
+            out[t] = out[t] + state[0].numpy().astype(out.dtype)
 
 
-def carry_votes(labels: np.ndarray, flows: Flows, num_classes: int,
-                config: FusionConfig = FusionConfig()) -> np.ndarray:
+def carry_votes(labels, flows: Flows, num_classes: int, config: FusionConfig = FusionConfig(),
+                scratch: Scratch = in_memory):
     """Votes (F, C, h, w) float16 at the flows' resolution from human labels (F, h, w) at that
-    resolution (UNKNOWN where none): per pixel and class, the summed weight of the labels carried
-    there from both sides, in [0, 2]; a frame's human labels weigh 1 from each side."""
+    resolution (an array or SparseLabels; UNKNOWN where none): per pixel and class, the summed
+    weight of the labels carried there from both sides, in [0, 2]; a frame's human labels weigh 1
+    from each side. The votes come from ``scratch`` ("votes"): a long video's are its largest array."""
     config.validate()
     labels = labels_matching_flows(labels, flows)
-    if labels.max(initial=UNKNOWN) >= num_classes:
-        raise ValueError(f"labels hold class {labels.max()}, but there are only {num_classes} classes")
-    # float16 throughout: the votes of a long video are its largest array (F x C x h x w).
-    votes = np.zeros((len(labels), num_classes, *labels.shape[1:]), np.float16)
+    high = max((labels[t].max() for t in _labelled_frames(labels)), default=UNKNOWN)
+    if high >= num_classes:
+        raise ValueError(f"labels hold class {high}, but there are only {num_classes} classes")
     n = len(labels)
+    votes = scratch("votes", (n, num_classes, *labels.shape[1:]), np.float16)
     # Forward in time frame t pulls from t-1 through backward[t-1]; backward in time through forward[t].
-    _carry_one_side(labels, flows.backward, flows.valid_backward, num_classes, config, votes, range(n))
-    _carry_one_side(labels, flows.forward[::-1], flows.valid_forward[::-1], num_classes, config, votes,
-                    range(n - 1, -1, -1))
+    _carry_one_side(labels, flows.backward, flows.valid_backward, -1, range(n), num_classes, config, votes)
+    _carry_one_side(labels, flows.forward, flows.valid_forward, 0, range(n - 1, -1, -1), num_classes, config, votes)
     return votes
+
+
+def _labelled_frames(labels) -> np.ndarray:
+    if isinstance(labels, SparseLabels):
+        return labels.known_frames
+    return np.flatnonzero([(labels[t] != UNKNOWN).any() for t in range(len(labels))])
 
 
 def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
@@ -121,41 +130,85 @@ def _fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tup
     return torch.where(mass > 0, labels, UNKNOWN).numpy().astype(np.int32), confidence.numpy()
 
 
-def fuse_labels(human: np.ndarray, votes: np.ndarray | None, network: np.ndarray | None,
-                network_weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """The delivered labels of a video: human labels (F, H, W) win, the fusion of carried votes
-    (F, C, h, w) and the network's probabilities (F, C, h', w') fills the rest, one frame at a time.
-    Returns (labels (F, H, W) int32, confidence (F,) float32: each frame's mean winning share of the
-    votes, a human label counting 1)."""
-    size = human.shape[1:]
-    labels = np.empty(human.shape, np.int32)
-    confidence = np.empty(len(human), np.float32)
-    for t in range(len(human)):
-        fused, sure = _fused_frame(None if votes is None else votes[t], None if network is None else network[t],
-                                   size, network_weight)
-        labels[t] = overlay_known(human[t], fused)
-        confidence[t] = np.where(human[t] != UNKNOWN, 1.0, sure).mean()
-    return labels, confidence
+class Delivery:
+    """The labels a round delivers, fused one frame at a time when asked, so a long video's labels
+    never sit in memory at full resolution: human labels (F, H, W) win, the fusion of carried votes
+    (F, C, h, w) and the network's probabilities (F, C, h', w') fills the rest (either may be None;
+    with neither, only the human labels are delivered)."""
+
+    def __init__(self, human, votes, network, network_weight: float):
+        self.human, self.votes, self.network, self.network_weight = human, votes, network, network_weight
+
+    def __len__(self) -> int:
+        return len(self.human)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.human.shape[1:])
+
+    def frame(self, t: int) -> tuple[np.ndarray, float]:
+        """(labels (H, W) int32, UNKNOWN where nothing decides; confidence: the frame's mean winning
+        share of the votes, a human label counting 1)."""
+        human = self.human[t]
+        if self.votes is None and self.network is None:
+            return human.astype(np.int32), float((human != UNKNOWN).mean())
+        fused, sure = _fused_frame(None if self.votes is None else self.votes[t],
+                                   None if self.network is None else self.network[t], self.size, self.network_weight)
+        return overlay_known(human, fused).astype(np.int32), float(np.where(human != UNKNOWN, 1.0, sure).mean())
+
+    def labels(self) -> np.ndarray:
+        """(F, H, W) int32, every frame (short videos)."""
+        return np.stack([self.frame(t)[0] for t in range(len(self))])
+
+    def confidences(self) -> np.ndarray:
+        """(F,) float32 per-frame confidence."""
+        return np.array([self.frame(t)[1] for t in range(len(self))], np.float32)
 
 
-def reliable_labels(votes: np.ndarray, min_weight: float) -> np.ndarray:
-    """(F, C, h, w) votes -> (F, h, w) int32: the winning carried label where its weight is at least
-    ``min_weight`` (and above every other class's), UNKNOWN elsewhere."""
-    out = np.empty((len(votes), *votes.shape[2:]), np.int32)
-    for t, frame in enumerate(votes):
-        frame = frame.astype(np.float32)
-        best = frame.argmax(axis=0)
-        weight = np.take_along_axis(frame, best[None], axis=0)[0]
-        out[t] = np.where((weight >= min_weight) & (weight > 0), best, UNKNOWN)
-    return out
+def fuse_labels(human, votes, network, network_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame of a `Delivery` at once: (labels (F, H, W) int32, confidence (F,) float32)."""
+    delivery = Delivery(human, votes, network, network_weight)
+    frames = [delivery.frame(t) for t in range(len(delivery))]
+    return np.stack([f[0] for f in frames]), np.array([f[1] for f in frames], np.float32)
 
 
-def fused_probabilities(votes: np.ndarray | None, network: np.ndarray, network_weight: float) -> np.ndarray:
+def reliable_label_map(votes: np.ndarray, min_weight: float) -> np.ndarray:
+    """One frame's votes (C, h, w) -> (h, w) int32: the winning carried label where its weight is at
+    least ``min_weight`` (and above every other class's), UNKNOWN elsewhere."""
+    votes = np.asarray(votes, np.float32)
+    best = votes.argmax(axis=0)
+    weight = np.take_along_axis(votes, best[None], axis=0)[0]
+    return np.where((weight >= min_weight) & (weight > 0), best, UNKNOWN).astype(np.int32)
+
+
+def reliable_labels(votes, min_weight: float) -> np.ndarray:
+    """(F, C, h, w) votes -> (F, h, w) int32, `reliable_label_map` of every frame."""
+    return np.stack([reliable_label_map(votes[t], min_weight) for t in range(len(votes))])
+
+
+def summarise_votes(votes, min_weight: float, size: tuple[int, int], scratch: Scratch = in_memory):
+    """What training and selection need of the votes (F, C, H', W'), at ``size`` (h, w), in one pass:
+    (reliable carried labels (F, h, w) int16, nearest from `reliable_label_map`; votes (F, C, h, w)
+    float16 shrunk by area averaging), both from ``scratch``."""
+    n, classes = len(votes), votes.shape[1]
+    reliable = scratch("reliable", (n, *size), np.int16)
+    shrunk = scratch("votes_small", (n, classes, *size), np.float16)
+    for t in range(n):
+        frame = votes[t]
+        reliable[t] = resize_nearest(reliable_label_map(frame, min_weight), size)
+        tensor = torch.from_numpy(frame.astype(np.float32))[None]
+        if tuple(tensor.shape[-2:]) != tuple(size):
+            tensor = F.interpolate(tensor, size=tuple(size), mode="area")
+        shrunk[t] = tensor[0].numpy()
+    return reliable, shrunk
+
+
+def fused_probabilities(votes, network, network_weight: float, scratch: Scratch = in_memory):
     """The delivered labels' class distribution at the network's resolution, (F, C, h, w) float16
     summing to 1: votes (F, C, H', W') shrunk by area averaging plus the weighted network
-    probabilities (F, C, h, w), normalised. Selection scores its uncertainty: high where carried
-    labels are weak or disagree with the network, low where both agree."""
-    out = np.empty(network.shape, np.float16)
+    probabilities (F, C, h, w), normalised, from ``scratch`` ("fused"). Selection scores its
+    uncertainty: high where carried labels are weak or disagree with the network, low where both agree."""
+    out = scratch("fused", network.shape, np.float16)
     size = network.shape[2:]
     for t in range(len(network)):
         total = torch.from_numpy(network[t].astype(np.float32)) * network_weight

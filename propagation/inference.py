@@ -10,15 +10,32 @@ import torch
 import torch.nn.functional as F
 
 from .network import NetworkSpec, embedding_dim, forward_with_embeddings, normalise
+from .ondisk import Scratch, in_memory
 
 
 @dataclass
 class VideoPrediction:
     """probs ``(F, C, h, w)`` float16 at the working resolution; embeddings ``(F, D, h/p, w/p)``
-    float16 (average-pooled by ``p = embedding_pool``) or None."""
+    float16 (average-pooled by ``p = embedding_pool``) or None. Numpy arrays or DiskArrays."""
 
     probs: np.ndarray
     embeddings: np.ndarray | None
+
+
+def working_frames(frames, spec: NetworkSpec, scratch: Scratch = in_memory, batch_size: int = 16):
+    """Frames (F, H, W, 3) uint8 at the network's working resolution (F, h, w, 3) uint8, resized as
+    `normalise` does (bilinear, antialiased when shrinking), a batch at a time into ``scratch``
+    ("frames_small"). Training and inference then never read a full-resolution frame again; frames
+    already at that size are returned as they are."""
+    if tuple(frames.shape[1:3]) == spec.size:
+        return frames
+    out = scratch("frames_small", (len(frames), *spec.size, 3), np.uint8)
+    shrink = frames.shape[1] > spec.height or frames.shape[2] > spec.width
+    for start in range(0, len(frames), batch_size):
+        x = torch.as_tensor(frames[start:start + batch_size]).permute(0, 3, 1, 2).float()
+        x = F.interpolate(x, size=spec.size, mode="bilinear", align_corners=False, antialias=shrink)
+        out[start:start + len(x)] = x.round_().clamp_(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return out
 
 
 def predict_video(
@@ -30,22 +47,24 @@ def predict_video(
     with_embeddings: bool = True,
     progress: Callable[[int, int], None] | None = None,
     embedding_pool: int = 2,
+    scratch: Scratch = in_memory,
 ) -> VideoPrediction:
     """Run ``model`` (moved to ``device``, eval mode) on frames ``(F, H, W, 3)`` uint8 in batches.
 
     Embeddings are the decoder features feeding the segmentation head, average-pooled
     ``embedding_pool`` x ``embedding_pool`` (default 2: a quarter of the memory; selection works on
     samples of 16x16 px or larger, so nothing it needs is lost). progress(done, total) after each batch.
+    frames: an array or DiskArray; the outputs come from ``scratch`` ("probs", "embeddings").
     """
-    if frames.ndim != 4 or frames.shape[-1] != 3:
+    if len(frames.shape) != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
     n, (h, w) = len(frames), spec.size
     model.to(device).eval()
-    probs = np.empty((n, spec.num_classes, h, w), np.float16)
+    probs = scratch("probs", (n, spec.num_classes, h, w), np.float16)
     embeddings = None
     if with_embeddings:
         d = embedding_dim(spec, model)
-        embeddings = np.empty((n, d, h // embedding_pool, w // embedding_pool), np.float16)
+        embeddings = scratch("embeddings", (n, d, h // embedding_pool, w // embedding_pool), np.float16)
     with torch.inference_mode():
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)

@@ -14,6 +14,7 @@ from .flow import Flows, resize_flow, resize_nearest
 from .labels import UNKNOWN
 from .losses import masked_cross_entropy, temporal_consistency
 from .network import NetworkSpec, normalise
+from .sparse_labels import SparseLabels, shrink_label_map
 
 Progress = Callable[[int, int, dict], None]
 
@@ -43,22 +44,15 @@ class FinetuneConfig:
     history: int = 20
 
 
-def downscale_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest resize of label maps ``(F, H, W)`` to ``(F, h, w)``; UNKNOWN stays UNKNOWN.
-
-    No labelled pixel is lost: a cell whose nearest sample is UNKNOWN takes a known label from
-    inside it, so sparse labels (single clicked pixels) survive the shrink.
-    """
+def downscale_labels(labels, size: tuple[int, int]):
+    """Label maps ``(F, H, W)`` at ``(F, h, w)``, no labelled pixel lost (`shrink_label_map`): a
+    SparseLabels stays sparse, an array becomes a new array."""
+    if isinstance(labels, SparseLabels):
+        return labels.resized(size)
     labels = np.asarray(labels)
-    out = resize_nearest(labels, size)
-    if out is labels:
-        return out.copy()
-    (h, w), (H, W) = size, labels.shape[-2:]
+    out = np.empty((len(labels), *size), labels.dtype)
     for t in range(len(labels)):
-        rows, cols = np.nonzero(labels[t] != UNKNOWN)
-        r, c = rows * h // H, cols * w // W
-        lost = out[t, r, c] == UNKNOWN
-        out[t, r[lost], c[lost]] = labels[t, rows[lost], cols[lost]]
+        out[t] = shrink_label_map(labels[t], size)
     return out
 
 
@@ -69,25 +63,32 @@ def _frame_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     as on a fully drawn frame; proportional would almost never show the sparsely labelled frames
     (single clicked pixels), which carry the informative samples. sqrt sits between the two.
     """
-    counts = (labels != UNKNOWN).reshape(len(labels), -1).sum(axis=1)
+    counts = np.array([np.count_nonzero(labels[t] != UNKNOWN) for t in range(len(labels))])
     frames = np.flatnonzero(counts)
     weights = np.sqrt(counts[frames].astype(np.float64))
     return frames, weights / weights.sum()
 
 
-def _validate(frames: np.ndarray, labels: np.ndarray, flows: Flows | None, spec: NetworkSpec) -> None:
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+def _validate(frames, labels, flows: Flows | None, spec: NetworkSpec) -> None:
+    """frames and labels: arrays or per-frame arrays (DiskArray, SparseLabels), read a frame at a time."""
+    if len(frames.shape) != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 (F, H, W, 3), got {frames.dtype} {frames.shape}")
-    if labels.ndim != 3 or len(labels) != len(frames):
+    if len(labels.shape) != 3 or len(labels) != len(frames):
         raise ValueError(f"labels must be (F, H, W) with F={len(frames)}, got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be integers (UNKNOWN={UNKNOWN}), got {labels.dtype}")
-    known = labels[labels != UNKNOWN]
-    if known.size == 0:
+    low, high, found = None, None, False
+    for t in range(len(labels)):
+        frame = labels[t]
+        known = frame[frame != UNKNOWN]
+        if known.size:
+            found = True
+            low = known.min() if low is None else min(low, known.min())
+            high = known.max() if high is None else max(high, known.max())
+    if not found:
         raise ValueError("no labelled pixel: every label is UNKNOWN, so there is nothing to fine-tune on")
-    if known.min() < 0 or known.max() >= spec.num_classes:
-        raise ValueError(f"label values must be UNKNOWN or 0..{spec.num_classes - 1}, "
-                         f"found {known.min()}..{known.max()}")
+    if low < 0 or high >= spec.num_classes:
+        raise ValueError(f"label values must be UNKNOWN or 0..{spec.num_classes - 1}, found {low}..{high}")
     if flows is not None and len(frames) > 1 and len(flows) != len(frames) - 1:
         raise ValueError(f"flows cover {len(flows) + 1} frames, the video has {len(frames)}")
 
@@ -110,9 +111,13 @@ def finetune(
     every step. Stats: steps, seconds, final losses, loss/ce/temporal histories (last ``history``).
     """
     config = config or FinetuneConfig()
-    frames, labels = np.asarray(frames), np.asarray(labels)
+    if isinstance(frames, list | tuple):
+        frames = np.asarray(frames)
+    if isinstance(labels, list | tuple):
+        labels = np.asarray(labels)
     _validate(frames, labels, flows, spec)
-    labels = downscale_labels(labels, spec.size)
+    if tuple(labels.shape[1:]) != spec.size:
+        labels = downscale_labels(labels, spec.size)
     labelled, weights = _frame_weights(labels)
     use_pairs = flows is not None and len(frames) > 1 and config.pairs_per_step > 0 and config.temporal_weight > 0
 
@@ -158,7 +163,7 @@ def finetune(
         "steps": config.steps,
         "seconds": time.perf_counter() - start,
         "labelled_frames": len(labelled),
-        "labelled_pixels": int((labels != UNKNOWN).sum()),
+        "labelled_pixels": int(sum(np.count_nonzero(labels[t] != UNKNOWN) for t in labelled)),
         "final": {k: v[-1] for k, v in history.items() if v},
         **history,
     }

@@ -44,25 +44,25 @@ def _centre_and_scale(features: np.ndarray, groups: list[slice]) -> np.ndarray:
     return out
 
 
-def image_features(units: SampleUnits, frames: np.ndarray) -> np.ndarray:
-    """Colour features of each sample: frames (F, H, W, 3) uint8 -> (N, D) float32, centred and scaled.
+def image_features(units: SampleUnits, frames) -> np.ndarray:
+    """Colour features of each sample: frames (F, h, w, 3) uint8 at any resolution (an array or one
+    read per frame) -> (N, D) float32, centred and scaled.
 
     Frame units: a 6x8 thumbnail of opponent colour (D = 144). Sub-frame units: mean and standard
     deviation of opponent colour plus the normalised centre (y, x) in [0, 1] (D = 8).
     """
-    frames = np.asarray(frames)
-    if frames.shape != (units.n_frames, units.height, units.width, 3):
-        raise SelectionError(f"frames must be ({units.n_frames}, {units.height}, {units.width}, 3) to match "
-                             f"the units, got {frames.shape}")
+    frames = frames if hasattr(frames, "shape") else np.asarray(frames)
+    if len(frames.shape) != 4 or len(frames) != units.n_frames or frames.shape[-1] != 3:
+        raise SelectionError(f"frames must be ({units.n_frames}, h, w, 3) to match the units, got {frames.shape}")
     if units.kind == "frame":
-        return _centre_and_scale(np.stack([_thumbnail(frame) for frame in frames]), [slice(None)])
-    H, W = units.height, units.width
+        return _centre_and_scale(np.stack([_thumbnail(frames[f]) for f in range(len(frames))]), [slice(None)])
+    H, W = frames.shape[1:3]
     y = np.broadcast_to(((np.arange(H, dtype=np.float32) + 0.5) / H)[:, None], (H, W))
     x = np.broadcast_to(((np.arange(W, dtype=np.float32) + 0.5) / W)[None, :], (H, W))
 
     def frame_channels(f: int) -> np.ndarray:
         colour = opponent_colour(frames[f])
-        return np.concatenate([colour, colour**2, y[None], x[None]])  # (8, H, W)
+        return np.concatenate([colour, colour**2, y[None], x[None]])  # (8, h, w)
 
     pooled = pool_per_sample(units, frame_values=frame_channels)
     mean, mean_sq, centre = pooled[:, :3], pooled[:, 3:6], pooled[:, 6:]

@@ -56,8 +56,8 @@ def sample_scores(units: SampleUnits, probs, method: str = "entropy") -> np.ndar
 
     Computed one frame at a time, so only one frame's float32 copy is ever in memory.
     """
-    probs = np.asarray(probs)
-    if probs.ndim != 4 or len(probs) != units.n_frames:
+    probs = probs if hasattr(probs, "shape") else np.asarray(probs)  # arrays read per frame stay unread
+    if len(probs.shape) != 4 or len(probs) != units.n_frames:
         raise SelectionError(f"probs must be (F, C, h, w) with F={units.n_frames}, got shape {probs.shape}")
     pixel_uncertainty(probs[:1, :, :1, :1], method)  # fail fast on a bad method name
     return pool_per_sample(units, frame_values=lambda f: pixel_uncertainty(probs[f : f + 1], method)[0])

@@ -1,13 +1,18 @@
 """The round logic shared by the worker and the simulation, on tiny synthetic videos."""
 
+import os
+
 import numpy as np
 
 from propagation import (
     UNKNOWN,
+    DiskArray,
     FinetuneConfig,
     NetworkSpec,
+    SparseLabels,
     compute_flows,
     downscale_labels,
+    on_disk,
     overlay_known,
     starting_network,
 )
@@ -57,7 +62,7 @@ def test_nearest_carrying_fills_neighbours_and_keeps_human_labels():
     for t in (1, 3):
         known = carried[t] != UNKNOWN
         assert known.mean() > 0.8 and (carried[t][known] == truth[t][known]).mean() > 0.95
-    assert nearest_carried_labels(human, None) is human
+    np.testing.assert_array_equal(nearest_carried_labels(human, None), human)
 
 
 def test_nearest_carrying_at_a_lower_flow_resolution_still_returns_full_size_labels():
@@ -89,13 +94,32 @@ SPEC = NetworkSpec(classes=("background", "square"), height=64, width=64)
 ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pairs_per_step=1))
 
 
-def _round(strategy, labels, **kwargs):
-    frames, _ = _moving_square()
+def _round(strategy, labels, frames=None, spec=SPEC, **kwargs):
+    frames = _moving_square()[0] if frames is None else frames
     units = FrameUnits(*labels.shape)
-    labelled = (labels != UNKNOWN).any(axis=(1, 2))
-    model = starting_network(SPEC, seed=0)
+    labelled = SparseLabels.from_dense(labels).labelled_frames()
+    model = starting_network(spec, seed=0)
     config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy})
-    return run_round(model, frames, labels, units, labelled, compute_flows(frames), SPEC, config, **kwargs)
+    return run_round(model, frames, labels, units, labelled, compute_flows(frames), spec, config, **kwargs)
+
+
+def test_a_round_on_disk_delivers_and_selects_what_it_does_in_memory(tmp_path):
+    frames, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[2] = truth[2]
+    spec = NetworkSpec(classes=SPEC.classes, height=32, width=32)  # frames shrink to the working size
+    in_memory = _round("hvsa", human, spec=spec)
+    stored_frames = DiskArray.create(tmp_path / "frames.npy", frames.shape, np.uint8)
+    stored_frames[:] = frames
+    scratch = tmp_path / "scratch"
+    on_disk_ = _round("hvsa", SparseLabels.from_dense(human), frames=stored_frames, spec=spec,
+                      scratch=on_disk(scratch))
+    assert {"votes.npy", "frames_small.npy", "probs.npy", "embeddings.npy", "fused.npy"} <= set(os.listdir(scratch))
+    assert isinstance(on_disk_.prediction.probs, DiskArray)
+    np.testing.assert_array_equal(on_disk_.selection.ids, in_memory.selection.ids)
+    np.testing.assert_array_equal(on_disk_.delivered.labels(), in_memory.delivered.labels())
+    np.testing.assert_array_equal(on_disk_.delivered.confidences(), in_memory.delivered.confidences())
+    assert on_disk_.delivered.labels().shape == truth.shape  # full resolution, one frame at a time
 
 
 def test_a_first_round_with_no_label_is_a_cold_start_and_delivers_nothing():
@@ -112,8 +136,9 @@ def test_a_learning_round_trains_delivers_every_pixel_and_keeps_human_labels():
     stages = []
     result = _round("hvsa", human, progress=lambda stage, done, total: stages.append(stage))
     assert result.trained and result.prediction.probs.shape == (5, 2, 64, 64)
-    assert (result.delivered != UNKNOWN).all()
-    np.testing.assert_array_equal(result.delivered[2], truth[2])
+    delivered = result.delivered.labels()
+    assert (delivered != UNKNOWN).all()
+    np.testing.assert_array_equal(delivered[2], truth[2])
     assert result.selection.strategy == "hvsa" and 2 not in result.selection.ids
     assert {"finetune", "predict"} <= set(stages)
 
@@ -125,7 +150,8 @@ def test_the_warp_baseline_never_runs_the_network():
     result = _round("warp", human)
     assert not result.trained and result.prediction is None
     assert result.selection.strategy == "uniform"
-    np.testing.assert_array_equal(result.delivered, nearest_carried_labels(human, compute_flows(_moving_square()[0])))
+    np.testing.assert_array_equal(result.delivered.labels(),
+                                  nearest_carried_labels(human, compute_flows(_moving_square()[0])))
 
 
 def test_the_fusion_baseline_delivers_carried_votes_without_a_network():
@@ -134,8 +160,9 @@ def test_the_fusion_baseline_delivers_carried_votes_without_a_network():
     human[0], human[4] = truth[0], truth[4]
     result = _round("fusion", human)
     assert not result.trained and result.prediction is None and result.selection.strategy == "uniform"
-    assert (result.delivered[1:4] == truth[1:4]).mean() > 0.97
-    assert result.confidence.shape == (5,) and result.confidence[0] == 1.0
+    assert (result.delivered.labels()[1:4] == truth[1:4]).mean() > 0.97
+    confidence = result.delivered.confidences()
+    assert confidence.shape == (5,) and confidence[0] == 1.0
 
 
 def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
@@ -143,5 +170,6 @@ def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[2] = truth[2]
     result = _round("uniform", human)
-    assert result.confidence.shape == (5,) and result.confidence[2] == 1.0
-    assert (0 < result.confidence).all() and (result.confidence <= 1).all()
+    confidence = result.delivered.confidences()
+    assert confidence.shape == (5,) and confidence[2] == 1.0
+    assert (0 < confidence).all() and (confidence <= 1).all()

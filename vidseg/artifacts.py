@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
-import numpy as np
 import torch
 
-from propagation import Flows, NetworkSpec, compute_flows, load_flows, write_checkpoint, write_flows
+from propagation import Flows, NetworkSpec, compute_flows, on_disk, open_flows, write_checkpoint
 from vidseg.atomic import atomic_write
 
 
@@ -17,19 +19,24 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: Netwo
     atomic_write(path, lambda file: write_checkpoint(file, model, spec, extra))
 
 
-def save_flows(path: str | os.PathLike, flows: Flows) -> None:
-    atomic_write(path, lambda file: write_flows(file, flows))
+def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
+                 progress: Callable[[int, int], None] | None = None) -> Flows:
+    """The video's optical flow at ``size``, computed once into ``folder`` (float16 arrays on disk,
+    read a frame at a time) and recomputed when the frames or the size changed or the cache is torn.
 
-
-def cached_flows(path: str | os.PathLike, frames: np.ndarray, size: tuple[int, int]) -> Flows:
-    """The video's optical flow at ``size``, computed once and kept as float16 (recomputed when the
-    frames or the size changed, or the cache is unreadable)."""
+    The flows are computed into a sibling folder that is renamed into place when complete, so a
+    killed job leaves either the old flows or none, never half of them.
+    """
+    folder = Path(folder)
     try:
-        flows = load_flows(path)
+        flows = open_flows(folder)
         if len(flows) == len(frames) - 1 and flows.size == tuple(size):
             return flows
     except (FileNotFoundError, ValueError):
         pass
-    flows = compute_flows(frames, size=size)
-    save_flows(path, flows)
-    return flows
+    partial = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    compute_flows(frames, size=size, scratch=on_disk(partial), progress=progress)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(partial, folder)
+    return open_flows(folder)

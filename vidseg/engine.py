@@ -4,7 +4,9 @@ A round is: carry the known labels along the optical flow from both sides as wei
 fine-tune the network on the human labels and the carried ones it could not overrule (warm start),
 predict every frame, deliver the fusion of carried votes and the network's probabilities (human
 labels win), then choose the next samples for annotators by the uncertainty of what was delivered.
-Arrays in, arrays out: callers own the I/O.
+Arrays in, arrays out: callers own the I/O. Every stage streams over frames: per-frame arrays come
+from the caller's scratch (memory or disk), training and inference run on the frames shrunk once to
+the working resolution, and full resolution is reached only one delivered frame at a time.
 """
 
 from __future__ import annotations
@@ -16,24 +18,27 @@ import numpy as np
 import torch
 
 from propagation import (
-    UNKNOWN,
+    Delivery,
     FinetuneConfig,
     Flows,
     FusionConfig,
     NetworkSpec,
+    SparseLabels,
     VideoPrediction,
     carry_votes,
     downscale_labels,
     finetune,
-    fuse_labels,
     fused_probabilities,
+    in_memory,
     overlay_known,
     predict_video,
     propagate_labels,
-    reliable_labels,
     resize_flows,
     resize_nearest,
+    summarise_votes,
+    working_frames,
 )
+from propagation.ondisk import Scratch
 from selection import (
     STRATEGY_INPUTS,
     SampleUnits,
@@ -86,12 +91,9 @@ class Selection:
 @dataclass(frozen=True)
 class RoundResult:
     selection: Selection
-    carried: np.ndarray
-    """(F, H, W) human labels plus the carried labels the network could not overrule (UNKNOWN elsewhere)."""
-    delivered: np.ndarray | None
-    """(F, H, W) the labels this round delivers; None when nothing is known and no network predicted."""
-    confidence: np.ndarray | None
-    """(F,) mean confidence of the delivered labels per frame (the winning share of the fused votes)."""
+    delivered: Delivery | None
+    """The labels this round delivers (F, H, W), fused a frame at a time on request with each
+    frame's confidence; None when nothing is known and no network predicted."""
     prediction: VideoPrediction | None
     """The network's probabilities and embeddings at working resolution; None when it did not run."""
     trained: bool
@@ -104,88 +106,103 @@ def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def nearest_carried_labels(human: np.ndarray, flows: Flows | None) -> np.ndarray:
+def nearest_carried_labels(human, flows: Flows | None) -> np.ndarray:
     """Human labels (F, H, W) plus labels carried along the optical flow, the nearest labelled frame
-    winning everywhere it reaches: the old no-learning baseline (`warp`), kept for comparison.
+    winning everywhere it reaches: the old no-learning baseline (`warp`), kept for comparison. It
+    holds the video's label maps in memory.
 
     Flows at a lower resolution than the labels carry labels at theirs, enlarged back (nearest);
     human labels always keep their own pixels. No flows returns the human labels.
     """
+    human = SparseLabels.from_dense(human).dense()
     if flows is None or len(human) < 2:
         return human
     warped, _ = propagate_labels(downscale_labels(human, flows.size), flows)
     return overlay_known(human, resize_nearest(warped, human.shape[1:]))
 
 
-def carried_votes(human: np.ndarray, flows: Flows | None, num_classes: int, config: FusionConfig) -> np.ndarray | None:
+def carried_votes(human, flows: Flows | None, num_classes: int, config: FusionConfig,
+                  scratch: Scratch = in_memory):
     """Votes (F, C, h, w) at the flows' resolution of labels carried from both sides (see
     `propagation.carry_votes`); None without flows or labels."""
-    if flows is None or len(human) < 2 or not (human != UNKNOWN).any():
+    human = SparseLabels.from_dense(human)
+    if flows is None or len(human) < 2 or not human.any_known():
         return None
-    return carry_votes(downscale_labels(human, flows.size), flows, num_classes, config)
+    return carry_votes(human.resized(flows.size), flows, num_classes, config, scratch)
 
 
 def run_round(
     model: torch.nn.Module,
-    frames: np.ndarray,
-    labels: np.ndarray,
+    frames,
+    labels,
     units: SampleUnits,
     labelled: np.ndarray,
     flows: Flows | None,
     spec: NetworkSpec,
     config: RoundConfig,
     *,
+    scratch: Scratch = in_memory,
     predict_untrained: bool = False,
     progress: Progress | None = None,
 ) -> RoundResult:
     """One round on one video.
 
-    frames: (F, H, W, 3) uint8 at full resolution; labels: (F, H, W) human labels, UNKNOWN where
-    none; labelled: (N,) bool, the samples already annotated (never selected again); flows: at the
-    resolution labels are carried at (resized here to the working resolution for the temporal
-    term), or None. `model` is fine-tuned in place. predict_untrained: with no label yet, still
-    predict (the model comes from a pretrained checkpoint), so the first selection can use it.
+    frames: (F, H, W, 3) uint8 at full resolution, an array or a sequence read one frame at a time;
+    labels: (F, H, W) human labels, UNKNOWN where none (an array or `SparseLabels`); labelled: (N,)
+    bool, the samples already annotated (never selected again); flows: at the resolution labels are
+    carried at, or None. Every per-frame array the round makes comes from ``scratch`` (on disk in
+    the worker, so memory does not grow with the video); full resolution is reached only when a
+    frame of `RoundResult.delivered` is asked for. `model` is fine-tuned in place.
+    predict_untrained: with no label yet, still predict (the model comes from a pretrained
+    checkpoint), so the first selection can use it.
     """
     strategy = strategy_named(config.strategy)
-    known = bool((labels != UNKNOWN).any())
+    human = SparseLabels.from_dense(labels)
+    known = human.any_known()
+    small = working_frames(frames, spec, scratch)
     if strategy.carries == "nearest":
-        return _nearest_round(labels, flows, units, labelled, frames, strategy.picks, config, known)
+        return _nearest_round(human, flows, units, labelled, small, strategy.picks, config, known)
     weight = config.fusion.network_weight if strategy.learns else 0.0
-    votes = carried_votes(labels, flows, spec.num_classes, config.fusion)
-    carried = labels
+    votes = carried_votes(human, flows, spec.num_classes, config.fusion, scratch)
+    training = downscale_labels(human, spec.size)
+    votes_small = None
     if votes is not None:
-        reliable = resize_nearest(reliable_labels(votes, weight), labels.shape[1:])
-        carried = overlay_known(labels, reliable)
+        reliable, votes_small = summarise_votes(votes, weight, spec.size, scratch)
+        training = _overlaid(training, reliable, scratch)
     prediction, trained = None, False
     if strategy.learns and known:
-        work_flows = resize_flows(flows, (spec.height, spec.width)) if flows is not None else None
-        prediction = _fit_and_predict(model, frames, carried if config.pseudo_labels else labels, work_flows,
-                                      spec, config, progress)
+        work_flows = resize_flows(flows, spec.size, scratch) if flows is not None else None
+        prediction = _fit_and_predict(model, small, training if config.pseudo_labels else downscale_labels(
+            human, spec.size), work_flows, spec, config, progress, scratch)
         trained = True
     elif strategy.learns and predict_untrained:
-        prediction = predict_video(model, frames, spec, batch_size=config.predict_batch,
-                                   device=config.finetune.device)
-    delivered = confidence = None
+        prediction = predict_video(model, small, spec, batch_size=config.predict_batch,
+                                   device=config.finetune.device, scratch=scratch)
     network = prediction.probs if prediction is not None else None
-    if votes is not None or network is not None:
-        delivered, confidence = fuse_labels(labels, votes, network, weight)
-    elif known:
-        delivered = labels
-    probs = fused_probabilities(votes, network, weight) if network is not None else None
-    selection = select_next(units, labelled, strategy.picks, config, probs, prediction, frames)
-    return RoundResult(selection=selection, carried=carried, delivered=delivered, confidence=confidence,
-                       prediction=prediction, trained=trained)
+    delivered = None
+    if votes is not None or network is not None or known:
+        delivered = Delivery(human, votes, network, weight)
+    probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
+    selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
+    return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained)
 
 
-def _nearest_round(labels, flows, units, labelled, frames, picks, config, known) -> RoundResult:
+def _overlaid(human: SparseLabels, reliable, scratch: Scratch):
+    """Human labels over the reliable carried ones, (F, h, w) int16 from ``scratch`` ("training")."""
+    out = scratch("training", (len(human), *human.size), np.int16)
+    for t in range(len(human)):
+        out[t] = overlay_known(human[t], reliable[t])
+    return out
+
+
+def _nearest_round(human, flows, units, labelled, frames, picks, config, known) -> RoundResult:
     """The `warp` baseline: nearest-wins carried labels are the delivered ones; nothing learns."""
-    carried = nearest_carried_labels(labels, flows) if known else labels
     selection = select_next(units, labelled, picks, config, None, None, frames)
-    return RoundResult(selection=selection, carried=carried, delivered=carried if known else None,
-                       confidence=None, prediction=None, trained=False)
+    delivered = Delivery(nearest_carried_labels(human, flows), None, None, 0.0) if known else None
+    return RoundResult(selection=selection, delivered=delivered, prediction=None, trained=False)
 
 
-def _fit_and_predict(model, frames, labels, flows, spec, config: RoundConfig, progress) -> VideoPrediction:
+def _fit_and_predict(model, frames, labels, flows, spec, config: RoundConfig, progress, scratch) -> VideoPrediction:
     def on_step(step: int, total: int, _stats: dict) -> None:
         if progress:
             progress("finetune", step, total)
@@ -196,7 +213,7 @@ def _fit_and_predict(model, frames, labels, flows, spec, config: RoundConfig, pr
 
     finetune(model, frames, labels, flows, spec, config.finetune, progress=on_step)
     return predict_video(model, frames, spec, batch_size=config.predict_batch, device=config.finetune.device,
-                         progress=on_batch)
+                         progress=on_batch, scratch=scratch)
 
 
 def select_next(
@@ -206,14 +223,14 @@ def select_next(
     config: RoundConfig,
     probs: np.ndarray | None,
     prediction: VideoPrediction | None,
-    frames: np.ndarray,
+    frames,
 ) -> Selection:
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run.
 
     probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
     before the network has run), whose uncertainty scores the samples; prediction: the network's,
-    whose embeddings diversify them.
+    whose embeddings diversify them; frames: (F, h, w, 3) at any resolution, for the cold start.
     """
     seed = config.seed + 1
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):

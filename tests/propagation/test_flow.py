@@ -5,16 +5,18 @@ import pytest
 import torch
 
 from propagation import (
+    DiskArray,
     Flows,
     compute_flows,
-    load_flows,
+    open_flows,
     resize_flow,
     resize_flows,
     warp,
     warp_labels,
 )
+from propagation.flow import FLOW_FIELDS
 from propagation.labels import UNKNOWN
-from vidseg.artifacts import save_flows
+from vidseg.artifacts import cached_flows
 
 
 @pytest.fixture
@@ -88,19 +90,32 @@ def test_compute_flows_at_working_size_and_bad_preset(synthetic_video):
         compute_flows(frames, preset="slowest")
 
 
-def test_save_load_round_trip_is_atomic(tmp_path, pair):
-    _, _, flows = pair
-    path = tmp_path / "cache" / "flows.npz"
-    save_flows(path, flows)
-    assert os.listdir(path.parent) == ["flows.npz"]
-    loaded = load_flows(path)
-    for name in ("forward", "backward", "valid_forward", "valid_backward"):
-        np.testing.assert_array_equal(getattr(loaded, name), getattr(flows, name))
-    path.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="unreadable"):
-        load_flows(path)
+def test_flows_cached_on_disk_equal_those_in_memory_and_are_computed_once(tmp_path, pair):
+    frames, _, flows = pair
+    folder = tmp_path / "video" / "flows"
+    cached = cached_flows(folder, frames, (64, 64))
+    assert sorted(os.listdir(folder.parent)) == ["flows"]  # the partial folder was renamed into place
+    assert isinstance(cached.forward, DiskArray)
+    for name in FLOW_FIELDS:
+        np.testing.assert_array_equal(getattr(cached, name)[:], getattr(flows, name))
+        np.testing.assert_array_equal(np.load(folder / f"{name}.npy"), getattr(flows, name))  # plain .npy files
+    stamp = (folder / "forward.npy").stat().st_mtime_ns
+    cached_flows(folder, frames, (64, 64))
+    assert (folder / "forward.npy").stat().st_mtime_ns == stamp  # kept, not recomputed
+
+
+def test_a_torn_or_resized_flow_cache_is_recomputed(tmp_path, pair):
+    frames, _, flows = pair
+    folder = tmp_path / "flows"
+    cached_flows(folder, frames, (64, 64))
+    with open(folder / "backward.npy", "r+b") as file:
+        file.truncate(100)
+    with pytest.raises(ValueError, match="backward.npy"):
+        open_flows(folder)
+    np.testing.assert_array_equal(cached_flows(folder, frames, (64, 64)).backward[:], flows.backward)
+    assert cached_flows(folder, frames, (32, 32)).size == (32, 32)
     with pytest.raises(FileNotFoundError):
-        load_flows(tmp_path / "missing.npz")
+        open_flows(tmp_path / "missing")
 
 
 def test_resize_flow_scales_vectors():

@@ -82,8 +82,9 @@ def test_human_labels_always_win_and_the_network_fills_what_nothing_reaches():
     votes[0, :, :, :4] = 0  # nothing carried into the left half of frame 0
     delivered, _ = fuse_labels(human, votes, _network(3, cls=0, confidence=1.0), network_weight=0.0)
     assert (delivered[0, :, :4] == 0).all() and (delivered[0, :, 4:] == 1).all()  # weight 0: never overrules
-    with pytest.raises(ValueError, match="needs carried votes"):
-        fuse_labels(human, None, None, 0.5)
+    delivered, confidence = fuse_labels(human, None, None, 0.5)  # nothing fused: the human labels alone
+    np.testing.assert_array_equal(delivered, human)
+    np.testing.assert_array_equal(confidence, [0, 1, 0])
 
 
 def test_votes_at_flow_resolution_are_delivered_at_the_labels_resolution():

@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 from redis import Redis
 
-from propagation import UNKNOWN, CheckpointError, checkpoint_info, starting_network
+from propagation import UNKNOWN, CheckpointError, checkpoint_info, on_disk, starting_network
 from selection import pool_per_sample
 from vidseg.artifacts import cached_flows, save_checkpoint
 from vidseg.engine import RoundResult, flow_size, run_round
@@ -65,28 +65,30 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
                          store.dir.parent / "frames", max_pixels=settings.max_image_pixels)
     n_frames, height, width = frames.shape[:3]
     labels = human_labels(tasks, config, height, width)
-    known = labels != UNKNOWN
     round_number = int(store.status().get("round", 0)) + 1
     spec, round_config, unit_params = settings.round_setup(config.class_names, round_number)
     base = _base_checkpoint(settings, store, spec)
     model = starting_network(spec, warm=store.checkpoint_path, base=base, device=settings.device)
     units = granularity.units(n_frames, height, width, frames, unit_params)
-    labelled = pool_per_sample(units, known.astype(np.float32)) > 0.5
-    flows = None
-    if known.any():
-        flows = cached_flows(store.flows_path, frames, flow_size(height, width, settings.flow_max_side))
+    labelled = pool_per_sample(units, frame_values=lambda t: labels[t] != UNKNOWN) > 0.5
 
     def progress(stage: str, done: int, total: int) -> None:
         if done == total or done % 10 == 0:
             store.update_status(progress={"stage": stage, "done": done, "total": total})
 
+    flows = None
+    if labels.any_known():
+        flows = cached_flows(store.flows_path, frames, flow_size(height, width, settings.flow_max_side),
+                             progress=lambda done, total: progress("flow", done, total))
+    shutil.rmtree(store.scratch_dir, ignore_errors=True)
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
-                       predict_untrained=base is not None, progress=progress)
+                       scratch=on_disk(store.scratch_dir), predict_untrained=base is not None, progress=progress)
     if result.trained:
         save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
-    _publish(settings, client, store, project, tasks, config, units, labels, result, round_number)
+    _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress)
+    shutil.rmtree(store.scratch_dir, ignore_errors=True)
     return {
-        "round": round_number, "frames": n_frames, "frames_labelled": int(known.any(axis=(1, 2)).sum()),
+        "round": round_number, "frames": n_frames, "frames_labelled": len(labels.known_frames),
         "selected": [int(i) for i in result.selection.ids], "selected_by": result.selection.strategy,
         "annotations": annotation_fingerprint(tasks),
     }
@@ -110,16 +112,17 @@ def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None
 
 
 def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, tasks: list[dict],
-             config: LabelConfig, units, labels: np.ndarray, result: RoundResult, round_number: int) -> None:
-    """One prediction per task (score + cluster), the project's sampling, then the store /predict answers from."""
-    entries = frame_results(tasks, config, units, result.selection, labels, result.delivered, result.confidence)
-    for task, entry in zip(tasks, entries, strict=True):
+             config: LabelConfig, units, labels, result: RoundResult, round_number: int, progress) -> None:
+    """One prediction per task (score + cluster), the project's sampling, then the store /predict
+    answers from; frames are encoded and pushed one at a time."""
+    frames = {}
+    entries = frame_results(tasks, config, units, result.selection, labels, result.delivered)
+    for done, (task, entry) in enumerate(zip(tasks, entries, strict=True), start=1):
         client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
+        frames[str(_frame_number(task, settings))] = entry
+        progress("publish", done, len(tasks))
     client.set_project_sampling(project, model_version=settings.model_version)
-    store.write_predictions({
-        "round": round_number, "model_version": settings.model_version,
-        "frames": {str(_frame_number(task, settings)): entry for task, entry in zip(tasks, entries, strict=True)},
-    })
+    store.write_predictions({"round": round_number, "model_version": settings.model_version, "frames": frames})
 
 
 def _frame_number(task: dict, settings: Settings) -> int:

@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from propagation import UNKNOWN, overlay_known
+from propagation import UNKNOWN, SparseLabels, overlay_known
 from vidseg.labelstudio.brush import results_to_label_map
 from vidseg.labelstudio.config import LabelConfig
 from vidseg.labelstudio.points import keypoints_to_sparse_labels, rectangle_results_to_mask
@@ -37,9 +37,10 @@ def annotation_fingerprint(tasks: list[dict]) -> str:
     return hashlib.sha1(json.dumps(seen).encode()).hexdigest()
 
 
-def human_labels(tasks: list[dict], config: LabelConfig, height: int, width: int) -> np.ndarray:
-    """(F, H, W) int16 label maps of the tasks in order; UNKNOWN where no human label applies."""
-    labels = np.full((len(tasks), height, width), UNKNOWN, dtype=np.int16)
+def human_labels(tasks: list[dict], config: LabelConfig, height: int, width: int) -> SparseLabels:
+    """(F, H, W) int16 label maps of the tasks in order, UNKNOWN where no human label applies; only
+    the annotated frames are held."""
+    labels = SparseLabels(len(tasks), (height, width), dtype=np.int16)
     for index, task in enumerate(tasks):
         annotation = latest_annotation(task)
         if annotation is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from propagation import UNKNOWN, overlay_known
+from propagation import SparseLabels, overlay_known
 from vidseg.granularities import granularity_named
 from vidseg.labelstudio.brush import label_map_to_results
 from vidseg.labelstudio.config import LabelConfig
@@ -16,15 +18,15 @@ def frame_results(
     config: LabelConfig,
     units,
     selection,
-    human: np.ndarray,
-    predicted: np.ndarray | None,
-    confidence: np.ndarray | None = None,
-) -> list[dict]:
-    """One entry per task: {"task_id", "result", "score", "cluster", "confidence"}.
+    human,
+    delivered=None,
+) -> Iterator[dict]:
+    """One entry per task, in order, made one frame at a time: {"task_id", "result", "score",
+    "cluster", "confidence"}.
 
-    human: (F, H, W) human labels (UNKNOWN where none); predicted: (F, H, W) delivered labels or None
-    before the first training; confidence: (F,) mean confidence of the delivered labels per frame.
-    Human labels always win over predicted ones.
+    human: (F, H, W) human labels (an array or SparseLabels; UNKNOWN where none); delivered: the
+    round's `Delivery` (labels and confidence a frame at a time) or None before the first training.
+    Human labels always win over delivered ones.
     """
     n_frames = len(human)
     granularity = granularity_named(units.kind)
@@ -34,16 +36,17 @@ def frame_results(
         sample_frames = units.frame_of(np.arange(units.n_samples))
         totals = np.bincount(sample_frames, weights=selection.scores, minlength=n_frames)
         frame_uncertainty = totals / np.maximum(np.bincount(sample_frames, minlength=n_frames), 1)
-    labelled_frames = (human != UNKNOWN).any(axis=(1, 2))
+    labelled_frames = SparseLabels.from_dense(human).labelled_frames()
     scores, clusters = frame_priorities(n_frames, selected_frames, frame_uncertainty, labelled_frames)
-    entries = []
     for frame, task in enumerate(tasks):
-        label_map = human[frame] if predicted is None else overlay_known(human[frame], predicted[frame])
+        confidence = None
+        label_map = human[frame]
+        if delivered is not None:
+            fused, confidence = delivered.frame(frame)
+            label_map = overlay_known(label_map, fused)
         result = label_map_to_results(label_map, config)
         chosen = selection.ids[selected_frames == frame]
         if len(chosen):
             result += granularity.focus_results(units, chosen, config, label_map)
-        entries.append({"task_id": task["id"], "result": result, "score": float(scores[frame]),
-                        "cluster": clusters[frame],
-                        "confidence": None if confidence is None else round(float(confidence[frame]), 4)})
-    return entries
+        yield {"task_id": task["id"], "result": result, "score": float(scores[frame]), "cluster": clusters[frame],
+               "confidence": None if confidence is None else round(float(confidence), 4)}

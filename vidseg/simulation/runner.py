@@ -107,17 +107,19 @@ class _Series:
                                  device=config.round.finetune.device)
         started = time.perf_counter()
         result = self._round(model, oracle, 0)
+        delivered = _all_frames(result)
         rows = []
-        if result.delivered is not None:  # a pretrained start is measured before any click
-            rows.append(self._measure(0, oracle, result.delivered, time.perf_counter() - started))
+        if delivered is not None:  # a pretrained start is measured before any click
+            rows.append(self._measure(0, oracle, delivered, time.perf_counter() - started))
         for round_index in range(1, config.max_rounds + 1):
             started = time.perf_counter()
             if result.selection.ids.size == 0:
                 break
-            oracle.reveal(result.selection.ids, result.delivered)
+            oracle.reveal(result.selection.ids, delivered)
             selected_by = result.selection.strategy
             result = self._round(model, oracle, round_index)
-            row = self._measure(round_index, oracle, result.delivered, time.perf_counter() - started)
+            delivered = _all_frames(result)
+            row = self._measure(round_index, oracle, delivered, time.perf_counter() - started)
             row["selected_by"] = selected_by
             rows.append(row)
             spent = row["clicks_pct"] if config.cost_model == "scratch" else row["correction_pct"]
@@ -154,6 +156,11 @@ class _Series:
             f"({row['seconds']:.1f} s)"
         )
         return row
+
+
+def _all_frames(result: RoundResult) -> np.ndarray | None:
+    """The round's delivered labels, every frame at once: the oracle compares whole videos."""
+    return None if result.delivered is None else result.delivered.labels()
 
 
 def summarise(rows: list[dict]) -> dict:
