@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from propagation import FinetuneConfig, FusionConfig, NetworkSpec
+from vidseg.capacity import check_simulation_fits
 from vidseg.engine import RoundConfig
 from vidseg.granularities import GRANULARITIES, UnitParams
 from vidseg.simulation.costs import MIN_FIX_REGION
@@ -57,9 +58,14 @@ def main(argv: list[str] | None = None) -> int:
                               pseudo_labels=args.pseudo_labels, finetune=finetune),
             init_checkpoint=args.init, spec=spec, seed=args.seed,
         )
+        check_simulation_fits(len(video.frames), *video.frames.shape[1:3], video.n_classes)
         results = run_experiment(video, config, Path(args.out))
     except (DatasetError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"error: the simulation ran out of memory; the series already finished are in {args.out}/results.json. "
+              "Use --max-frames or smaller frames", file=sys.stderr)
         return 2
     _print_summary(results["summary"])
     print(f"results in {args.out}/results.json, results.csv, quality_vs_clicks.png")
