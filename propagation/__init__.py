@@ -10,6 +10,7 @@ _EXPORTS = {
     "build_network": "network",
     "capture_embeddings": "network",
     "carry_votes": "fusion",
+    "carry_votes_again": "fusion",
     "checkpoint_info": "checkpoint",
     "CheckpointError": "checkpoint",
     "compute_flows": "flow",

@@ -58,13 +58,17 @@ def _one_hot(labels: np.ndarray, num_classes: int) -> tuple[torch.Tensor, torch.
 
 
 def _carry_one_side(labels, pulls, valid, offset: int, order: range, num_classes: int, config: FusionConfig,
-                    out) -> None:
+                    out, write_first: bool = True) -> None:
     """Add one direction's votes to ``out`` (F, C, h, w), visiting frames in ``order``: frame t pulls
     from the frame visited before it through ``pulls[t + offset]``, keeping ``valid[t + offset]``
-    at full weight. Only the carried state of one frame is in memory."""
+    at full weight (``write_first=False``: the first frame only starts the chain). Only the carried
+    state of one frame is in memory."""
     decay = 0.5 ** (1.0 / config.half_life)
     state = None
     for t in order:
+        if not write_first and t == order[0]:
+            state = _one_hot(labels[t], num_classes)[0]
+            continue
         hot, known = _one_hot(labels[t], num_classes)
         if state is not None:
             pull = pulls[t + offset].astype(np.float32)
@@ -96,6 +100,34 @@ def carry_votes(labels, flows: Flows, num_classes: int, config: FusionConfig = F
     _carry_one_side(labels, flows.backward, flows.valid_backward, -1, range(n), num_classes, config, votes)
     _carry_one_side(labels, flows.forward, flows.valid_forward, 0, range(n - 1, -1, -1), num_classes, config, votes)
     return votes
+
+
+def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConfig, votes, changed) -> list[range]:
+    """Update ``votes`` (from `carry_votes` with the same flows and config) after the labels of the
+    frames ``changed`` changed: a frame whose every pixel is labelled stops both chains, so only the
+    frames between the nearest such frames around each change are carried again. Returns the
+    ranges of frames carried again."""
+    config.validate()
+    labels = labels_matching_flows(labels, flows)
+    n = len(labels)
+    stops = [t for t in _labelled_frames(labels) if (labels[t] != UNKNOWN).all()]
+    ranges: list[range] = []
+    for k in sorted(set(int(t) for t in changed)):
+        before = max((t for t in stops if t < k), default=-1)
+        after = min((t for t in stops if t > k), default=n)
+        if ranges and before + 1 <= ranges[-1].stop:  # overlaps or touches the previous range: merge
+            ranges[-1] = range(ranges[-1].start, max(ranges[-1].stop, after))
+        else:
+            ranges.append(range(before + 1, after))
+    for span in ranges:
+        for t in span:
+            votes[t] = np.zeros(votes.shape[1:], votes.dtype)
+        start, stop = span.start - 1, span.stop  # the stopping frames start the chains
+        _carry_one_side(labels, flows.backward, flows.valid_backward, -1, range(max(start, 0), stop), num_classes,
+                        config, votes, write_first=start < 0)
+        _carry_one_side(labels, flows.forward, flows.valid_forward, 0, range(min(stop, n - 1), span.start - 1, -1),
+                        num_classes, config, votes, write_first=stop >= n)
+    return ranges
 
 
 def _labelled_frames(labels) -> np.ndarray:

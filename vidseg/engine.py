@@ -122,12 +122,15 @@ def nearest_carried_labels(human, flows: Flows | None) -> np.ndarray:
 
 
 def carried_votes(human, flows: Flows | None, num_classes: int, config: FusionConfig,
-                  scratch: Scratch = in_memory):
+                  scratch: Scratch = in_memory, cache=None):
     """Votes (F, C, h, w) at the flows' resolution of labels carried from both sides (see
-    `propagation.carry_votes`); None without flows or labels."""
+    `propagation.carry_votes`); None without flows or labels. ``cache`` (a `vidseg.vote_cache.VoteCache`)
+    keeps them between rounds and carries again only where labels changed."""
     human = SparseLabels.from_dense(human)
     if flows is None or len(human) < 2 or not human.any_known():
         return None
+    if cache is not None:
+        return cache.votes(human.resized(flows.size), flows, num_classes, config)
     return carry_votes(human.resized(flows.size), flows, num_classes, config, scratch)
 
 
@@ -142,6 +145,7 @@ def run_round(
     config: RoundConfig,
     *,
     scratch: Scratch = in_memory,
+    vote_cache=None,
     predict_untrained: bool = False,
     progress: Progress | None = None,
 ) -> RoundResult:
@@ -151,8 +155,9 @@ def run_round(
     labels: (F, H, W) human labels, UNKNOWN where none (an array or `SparseLabels`); labelled: (N,)
     bool, the samples already annotated (never selected again); flows: at the resolution labels are
     carried at, or None. Every per-frame array the round makes comes from ``scratch`` (on disk in
-    the worker, so memory does not grow with the video); full resolution is reached only when a
-    frame of `RoundResult.delivered` is asked for. `model` is fine-tuned in place.
+    the worker, so memory does not grow with the video), the carried votes from ``vote_cache`` where
+    one is given (kept between rounds); full resolution is reached only when a frame of
+    `RoundResult.delivered` is asked for. `model` is fine-tuned in place.
     predict_untrained: with no label yet, still predict (the model comes from a pretrained
     checkpoint), so the first selection can use it.
     """
@@ -163,7 +168,7 @@ def run_round(
     if strategy.carries == "nearest":
         return _nearest_round(human, flows, units, labelled, small, strategy.picks, config, known)
     weight = config.fusion.network_weight if strategy.learns else 0.0
-    votes = carried_votes(human, flows, spec.num_classes, config.fusion, scratch)
+    votes = carried_votes(human, flows, spec.num_classes, config.fusion, scratch, vote_cache)
     training = downscale_labels(human, spec.size)
     votes_small = None
     if votes is not None:

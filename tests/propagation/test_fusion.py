@@ -9,6 +9,7 @@ from propagation import (
     Flows,
     FusionConfig,
     carry_votes,
+    carry_votes_again,
     fuse_labels,
     fused_probabilities,
     reliable_labels,
@@ -118,3 +119,30 @@ def test_bad_inputs_say_what_is_wrong():
         carry_votes(_labelled(2, [(0, 5)]), _still_flows(2), 2)
     with pytest.raises(ValueError, match="do not match"):
         carry_votes(_labelled(3, [(0, 1)]), _still_flows(2), 2)
+
+
+def _random_flows(n_frames, size=(8, 8), seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (n_frames - 1, 2, *size)
+    return Flows(rng.uniform(-1, 1, shape).astype(np.float16), rng.uniform(-1, 1, shape).astype(np.float16),
+                 rng.random((n_frames - 1, *size)) < 0.8, rng.random((n_frames - 1, *size)) < 0.8)
+
+
+def test_carrying_again_after_a_new_annotation_equals_carrying_everything_and_touches_only_its_stretch():
+    flows, config = _random_flows(12), FusionConfig(half_life=3)
+    before = _labelled(12, [(1, 0), (5, 1), (10, 0)])
+    partial = before.copy()
+    partial[7, :4] = 1  # a partly labelled frame (a rectangle) does not stop the chains
+    after = partial.copy()
+    after[8] = 1
+    votes = carry_votes(partial, flows, 2, config)
+    carried = carry_votes_again(after, flows, 2, config, votes, changed=[8])
+    assert carried == [range(6, 10)]  # between the fully labelled frames 5 and 10
+    np.testing.assert_array_equal(votes, carry_votes(after, flows, 2, config))
+    unchanged = votes.copy()
+    assert carry_votes_again(after, flows, 2, config, votes, changed=[0, 11]) == [range(0, 1), range(11, 12)]
+    np.testing.assert_array_equal(votes, unchanged)  # nothing changed: the same votes again
+    removed = after.copy()
+    removed[5] = UNKNOWN  # a stop removed: both chains now run through it
+    assert carry_votes_again(removed, flows, 2, config, votes, changed=[5]) == [range(2, 8)]  # frame 8 is a stop now
+    np.testing.assert_array_equal(votes, carry_votes(removed, flows, 2, config))
