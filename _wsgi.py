@@ -72,7 +72,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/predict")
     def predict():
-        return jsonify(backend.predict(payload()))
+        chunks = backend.predict_json(payload())  # stored results spliced in as bytes, never re-encoded
+        answer = Response(chunks, mimetype="application/json")
+        answer.content_length = sum(len(chunk) for chunk in chunks)
+        return answer
 
     @app.post("/webhook")
     def webhook():

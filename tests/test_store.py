@@ -1,5 +1,3 @@
-import json
-
 from vidseg.store import Store, video_key
 
 
@@ -19,15 +17,17 @@ def test_status_merges_and_survives_reopen(tmp_path):
     assert [s["video"] for s in Store(tmp_path).statuses(3)] == ["clip-1"]
 
 
-def test_predictions_are_reread_when_the_file_changes(tmp_path):
+def test_predictions_are_reread_when_a_new_round_replaces_them(tmp_path):
     video = Store(tmp_path).video(1, "v")
-    assert video.predictions() is None
+    assert video.predictions() is None and video.prediction(0) is None
     video.write_predictions({"round": 1, "frames": {"0": {"score": 0.1}}})
-    assert video.predictions()["round"] == 1
+    assert video.predictions()["round"] == 1 and video.prediction(0) == {"score": 0.1}
     video.write_predictions({"round": 2, "frames": {}})
-    assert video.predictions()["round"] == 2
-    assert not [p for p in video.dir.iterdir() if p.name.endswith(".tmp")]
-    assert json.loads(video.predictions_path.read_text())["round"] == 2
+    assert video.predictions()["round"] == 2 and video.prediction(0) is None
+    assert not [p for p in video.dir.rglob("*") if p.name.endswith(".tmp")]
+    (only,) = [p for p in video.predictions_dir.iterdir() if p.is_dir()]  # round 1 is gone
+    assert only.name.startswith("round-000002-")
+    assert Store(tmp_path).video(1, "v").predictions_round().round == 2  # another process reads the same
 
 
 def test_the_in_memory_cache_of_video_stores_is_bounded(tmp_path, monkeypatch):

@@ -262,10 +262,12 @@ def export_project(settings, project: int, out_dir, video: str | None = None, cl
 
 
 def _export_stored_video(settings, stored, out_dir, client, xml: str | None) -> dict:
-    predictions = stored.predictions()
-    if not predictions or not predictions.get("frames"):
+    predictions = stored.predictions_round()
+    if predictions is None or not predictions.frames:
         raise ExportError(f"video {stored.video!r} has no stored predictions yet: wait for its first round")
     network = _checkpoint_info(stored.checkpoint_path)
+    # the frame size and brush names come from the first frame with a brush mask (read frame by frame)
+    sample = {"frames": {"first": next((entry for _, entry in predictions.items() if entry.get("result")), {})}}
     if xml is not None:
         config = parse_label_config(xml)
     else:
@@ -273,29 +275,29 @@ def _export_stored_video(settings, stored, out_dir, client, xml: str | None) -> 
         if not classes:
             raise ExportError(f"video {stored.video!r}: no label config to name the classes; set LABEL_STUDIO_URL "
                               "and LABEL_STUDIO_API_KEY, or pass --label-config FILE")
-        config = config_from_predictions(predictions, classes)
-    height, width = _frame_size(predictions)
-    stored_frames = {int(key): entry for key, entry in predictions["frames"].items()}
+        config = config_from_predictions(sample, classes)
+    height, width = _frame_size(sample)
     human_by_frame = _human_by_frame(settings, client, stored, config, height, width)
-    frames = sorted(set(stored_frames) | set(human_by_frame))
+    frames = sorted({int(key) for key in predictions.frames} | set(human_by_frame))
+    position = {frame: index for index, frame in enumerate(frames)}
     model = np.full((len(frames), height, width), UNKNOWN, dtype=np.int16)
     human = np.full_like(model, UNKNOWN)
-    confidence = []
-    for index, frame in enumerate(frames):
-        entry = stored_frames.get(frame) or {}
+    confidence, task_ids = [None] * len(frames), [None] * len(frames)
+    for key, entry in predictions.items():  # one round, a few frames in memory at a time
+        index = position[int(key)]
         if entry.get("result"):
             model[index] = results_to_label_map(entry["result"], config, height, width)
-        if frame in human_by_frame:
-            human[index] = human_by_frame[frame]
-        confidence.append(entry.get("confidence"))
+        confidence[index], task_ids[index] = entry.get("confidence"), entry.get("task_id")
+    for frame, labels in human_by_frame.items():
+        human[position[frame]] = labels
     status = stored.status()
     described = {k: _plain(getattr(settings, k)) for k in SETTINGS_KEYS if hasattr(settings, k)}
     meta = {
-        "project": stored.project, "video": stored.video, "round": predictions.get("round"),
-        "model_version": predictions.get("model_version"), "network": network, "settings_at_export": described,
+        "project": stored.project, "video": stored.video, "round": predictions.round,
+        "model_version": predictions.model_version, "network": network, "settings_at_export": described,
         "trained_at": status.get("last_trained_at"), "exported_at": time.time(),
         "human_labels_from": "label studio" if client is not None else None,
-        "task_ids": [(stored_frames.get(f) or {}).get("task_id") for f in frames],
+        "task_ids": task_ids,
     }
     palette = palette_from_config(xml, config) if xml else None
     return export_video(model, human, config.class_names, Path(out_dir) / video_key(stored.video), meta,

@@ -60,6 +60,44 @@ def test_predict_answers_from_the_store(client, settings):
     assert item["result"] == result and item["score"] == 0.25 and item["model_version"] == settings.model_version
 
 
+def _result(label: str, rle: list[int]) -> list[dict]:
+    return [{"from_name": "tag", "to_name": "image", "type": "brushlabels",
+             "value": {"rle": rle, "format": "rle", "brushlabels": [label]}}]
+
+
+def test_predict_reads_only_the_frames_asked_for_across_videos_in_one_call(client, redis, settings):
+    store = Store(settings.model_dir)
+    with store.video(7, "clip-1").predictions_writer(3, "vidseg") as writer:  # the worker's streaming write
+        for frame in range(50):
+            writer.add(frame, {"task_id": frame, "result": _result("Car", [frame, 1, 2]), "score": frame / 100,
+                               "cluster": 0, "confidence": 0.9})
+    store.video(7, "clip-2").write_predictions(
+        {"round": 1, "frames": {"0": {"task_id": 99, "result": _result("Road", [5]), "score": 0.75}}})
+    tasks = [_task(1, 49), _task(2, 0, "clip-2"), _task(3, 7), _task(4, 50)]  # frame 50 was not predicted
+    answer = client.post("/predict", json={"tasks": tasks, "project": "7.1"})
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert int(answer.headers["Content-Length"]) == len(answer.data)
+    assert [(r["result"], r["score"]) for r in answer.json["results"]] == [
+        (_result("Car", [49, 1, 2]), 0.49), (_result("Road", [5]), 0.75), (_result("Car", [7, 1, 2]), 0.07), ([], 0.0)]
+    assert {r["model_version"] for r in answer.json["results"]} == {answer.json["model_version"]}
+    # a frame the round lacks (a task added since) queues a round of its video, once
+    assert Queue(settings.queue_name, connection=redis).count == 1 and redis.exists(pending_key(7, "clip-1"))
+
+
+def test_predict_answers_a_new_round_at_once_and_from_predictions_json_of_the_format_before(client, settings):
+    from vidseg.atomic import atomic_write_json
+
+    video = Store(settings.model_dir).video(7, "clip-1")
+    atomic_write_json(video.legacy_predictions_path, {"round": 1, "frames": {"3": {
+        "task_id": 11, "result": _result("Road", [1]), "score": 0.5, "cluster": 0}}})  # left by a previous version
+    ask = {"tasks": [_task(11, 3)], "project": "7.1"}
+    assert client.post("/predict", json=ask).json["results"][0]["result"] == _result("Road", [1])
+    video.write_predictions({"round": 2, "frames": {"3": {"task_id": 11, "result": _result("Car", [2]),
+                                                          "score": 0.25}}})
+    (item,) = client.post("/predict", json=ask).json["results"]
+    assert item["result"] == _result("Car", [2]) and item["score"] == 0.25
+
+
 def test_predict_for_a_new_video_is_empty_and_queues_one_cold_start(client, redis, settings):
     tasks = [_task(1, 0, "fresh"), _task(2, 1, "fresh")]
     answer = client.post("/predict", json={"tasks": tasks, "project": "7.1"})
