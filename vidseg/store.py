@@ -2,7 +2,9 @@
 
     MODEL_DIR/<project>/<video key>/
         checkpoint.pt      network after the latest round (atomic write)
-        flows.npz          optical flow at working resolution (float16), computed once
+        flows/             optical flow at FLOW_MAX_SIDE (float16 .npy arrays), computed once
+        votes/             labels carried along the flow, kept between rounds (vidseg/vote_cache.py)
+        scratch/           the running round's per-frame arrays (rewritten every round)
         predictions/       per frame: Label Studio result, score, cluster, task id; one round at a
                            time, read frame by frame (vidseg/stored_predictions.py)
         status.json        round, frames, labelled frames, timings, queue state, last error
@@ -53,7 +55,17 @@ class VideoStore:
 
     @property
     def flows_path(self) -> Path:
-        return self.dir / "flows.npz"
+        return self.dir / "flows"
+
+    @property
+    def votes_dir(self) -> Path:
+        """Carried votes kept between rounds (vidseg/vote_cache.py)."""
+        return self.dir / "votes"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """The round's per-frame arrays (votes, predictions at working resolution): disk, not memory."""
+        return self.dir / "scratch"
 
     @property
     def predictions_dir(self) -> Path:
