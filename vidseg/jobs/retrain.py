@@ -14,14 +14,15 @@ from pathlib import Path
 
 from redis import Redis
 
-from propagation import UNKNOWN, CheckpointError, checkpoint_info, on_disk, starting_network
+from propagation import UNKNOWN, CheckpointError, checkpoint_info, embedding_dim, on_disk, starting_network
 from selection import pool_per_sample
 from vidseg.artifacts import cached_flows, save_checkpoint
+from vidseg.capacity import check_round_fits, folder_bytes, labels_memory_bytes, round_disk_bytes
 from vidseg.engine import RoundResult, flow_size, run_round
 from vidseg.granularities import check_config, granularity_named
 from vidseg.jobs.lock import JobError, video_lock
 from vidseg.jobs.queue import claim_pending
-from vidseg.labelstudio.annotations import annotation_fingerprint, human_labels
+from vidseg.labelstudio.annotations import annotation_fingerprint, human_labels, latest_annotation
 from vidseg.labelstudio.client import LabelStudioClient, client_from_settings
 from vidseg.labelstudio.config import LabelConfig, parse_label_config
 from vidseg.labelstudio.frames import load_frames
@@ -29,6 +30,7 @@ from vidseg.labelstudio.payloads import video_and_frame
 from vidseg.labelstudio.predictions import frame_results
 from vidseg.settings import Settings
 from vidseg.store import Store, VideoStore
+from vidseg.vote_cache import VoteCache
 
 
 def retrain_video(project: int, video: str, job_id: str) -> dict:
@@ -64,11 +66,12 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     frames = load_frames(client.download, tasks, config.image_value or settings.image_field,
                          store.dir.parent / "frames", max_pixels=settings.max_image_pixels)
     n_frames, height, width = frames.shape[:3]
-    labels = human_labels(tasks, config, height, width)
     round_number = int(store.status().get("round", 0)) + 1
     spec, round_config, unit_params = settings.round_setup(config.class_names, round_number)
     base = _base_checkpoint(settings, store, spec)
     model = starting_network(spec, warm=store.checkpoint_path, base=base, device=settings.device)
+    _check_fits(settings, store, tasks, frames.shape, spec, model)
+    labels = human_labels(tasks, config, height, width)
     units = granularity.units(n_frames, height, width, frames, unit_params)
     labelled = pool_per_sample(units, frame_values=lambda t: labels[t] != UNKNOWN) > 0.5
 
@@ -82,7 +85,8 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
                              progress=lambda done, total: progress("flow", done, total))
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
-                       scratch=on_disk(store.scratch_dir), predict_untrained=base is not None, progress=progress)
+                       scratch=on_disk(store.scratch_dir), vote_cache=VoteCache(store.votes_dir),
+                       predict_untrained=base is not None, progress=progress)
     if result.trained:
         save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
     _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress)
@@ -92,6 +96,16 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
         "selected": [int(i) for i in result.selection.ids], "selected_by": result.selection.strategy,
         "annotations": annotation_fingerprint(tasks),
     }
+
+
+def _check_fits(settings: Settings, store: VideoStore, tasks: list[dict], shape, spec, model) -> None:
+    """Refuse a round the disk or memory cannot take before any of it runs (see vidseg.capacity)."""
+    n_frames, height, width = shape[:3]
+    needed_disk = round_disk_bytes(n_frames, spec.num_classes, flow_size(height, width, settings.flow_max_side),
+                                   spec.size, embedding_dim(spec, model))
+    annotated = sum(latest_annotation(task) is not None for task in tasks)
+    check_round_fits(store.dir, needed_disk, labels_memory_bytes(annotated, height, width), frames=n_frames,
+                     height=height, width=width, flows_cached=folder_bytes(store.flows_path))
 
 
 def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None:
@@ -115,14 +129,13 @@ def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, p
              config: LabelConfig, units, labels, result: RoundResult, round_number: int, progress) -> None:
     """One prediction per task (score + cluster), the project's sampling, then the store /predict
     answers from; frames are encoded and pushed one at a time."""
-    frames = {}
     entries = frame_results(tasks, config, units, result.selection, labels, result.delivered)
-    for done, (task, entry) in enumerate(zip(tasks, entries, strict=True), start=1):
-        client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
-        frames[str(_frame_number(task, settings))] = entry
-        progress("publish", done, len(tasks))
-    client.set_project_sampling(project, model_version=settings.model_version)
-    store.write_predictions({"round": round_number, "model_version": settings.model_version, "frames": frames})
+    with store.predictions_writer(round_number, settings.model_version) as writer:
+        for done, (task, entry) in enumerate(zip(tasks, entries, strict=True), start=1):
+            client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
+            writer.add(_frame_number(task, settings), entry)
+            progress("publish", done, len(tasks))
+        client.set_project_sampling(project, model_version=settings.model_version)
 
 
 def _frame_number(task: dict, settings: Settings) -> int:
@@ -134,6 +147,9 @@ def failure_reason(error: BaseException) -> str:
     """The error for the status, with the OS error behind it when there is one: torch.save on a full
     disk raises a RuntimeError ("unexpected pos ...") whose context is the OSError that says why."""
     text = f"{type(error).__name__}: {error}"
+    if isinstance(error, MemoryError):
+        return (f"{text}: the worker ran out of memory; split the video into shorter ones (import-video "
+                "--split-every), lower FLOW_MAX_SIDE or give the worker more memory")
     cause = error
     for _ in range(10):  # a chain is short; the bound guards against a cycle
         cause = cause.__cause__ or cause.__context__
