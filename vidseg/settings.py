@@ -53,6 +53,7 @@ class Settings:
     flow_max_side: int = 640
     device: str = "cpu"
     model_version: str = "vidseg"
+    delivery_concurrency: int = 4
     job_timeout: int = 3600
     queue_name: str = "vidseg"
     allowed_hosts: tuple[str, ...] = ()
@@ -85,7 +86,7 @@ class Settings:
         if self.strategy not in STRATEGIES:
             raise SettingsError(f"STRATEGY={self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
         for name in ("budget", "steps", "batch_size", "rectangle_size", "pixel_stride", "job_timeout", "flow_max_side",
-                     "max_image_pixels"):
+                     "max_image_pixels", "delivery_concurrency"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
         if self.uncertainty not in UNCERTAINTY_METHODS:
@@ -190,6 +191,7 @@ _VARIABLES = {
     "flow_max_side": ("FLOW_MAX_SIDE", (), _int),
     "device": ("DEVICE", (), str),
     "model_version": ("MODEL_VERSION", (), str),
+    "delivery_concurrency": ("DELIVERY_CONCURRENCY", (), _int),
     "job_timeout": ("JOB_TIMEOUT", (), _int),
     "queue_name": ("QUEUE_NAME", (), str),
     "allowed_hosts": ("ALLOWED_HOSTS", (), _hosts),

@@ -128,13 +128,19 @@ def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None
 def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, tasks: list[dict],
              config: LabelConfig, units, labels, result: RoundResult, round_number: int, progress) -> None:
     """One prediction per task (score + cluster), the project's sampling, then the store /predict
-    answers from; frames are encoded and pushed one at a time."""
+    answers from. Frames are encoded one at a time and pushed DELIVERY_CONCURRENCY at a time; a frame
+    whose entry equals the previous round's (same model version) is not sent again."""
+    from vidseg.labelstudio.delivery import deliver_predictions
+
     entries = frame_results(tasks, config, units, result.selection, labels, result.delivered)
+    stored = store.predictions_round()
+    same_version = stored is not None and stored.model_version == settings.model_version
     with store.predictions_writer(round_number, settings.model_version) as writer:
-        for done, (task, entry) in enumerate(zip(tasks, entries, strict=True), start=1):
-            client.upsert_prediction(task, entry["result"], entry["score"], settings.model_version, entry["cluster"])
-            writer.add(_frame_number(task, settings), entry)
-            progress("publish", done, len(tasks))
+        deliver_predictions(
+            client, project, settings.model_version, zip(tasks, entries, strict=True),
+            previous=lambda task: store.prediction(_frame_number(task, settings)) if same_version else None,
+            record=lambda task, entry: writer.add(_frame_number(task, settings), entry),
+            concurrency=settings.delivery_concurrency, progress=lambda done: progress("publish", done, len(tasks)))
         client.set_project_sampling(project, model_version=settings.model_version)
 
 

@@ -19,6 +19,7 @@ for anything this module does not wrap.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -75,14 +76,26 @@ class LabelStudioClient:
             self.sdk = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=retries)
         except ApiError as exc:  # e.g. an expired personal access token
             raise LabelStudioError(f"invalid Label Studio api_key: {exc.body}", exc.status_code, exc.body) from exc
-        self._session = requests.Session()
+        self._local = threading.local()
+        self._auth_lock = threading.Lock()
 
     # --- transport -------------------------------------------------------------------------
 
+    @property
+    def _session(self) -> requests.Session:
+        # One session per thread: the prediction delivery pushes from a pool of threads, and a
+        # requests.Session is not documented as thread-safe.
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
     def _auth_headers(self) -> dict[str, str]:
-        # The SDK picks "Token <key>" or "Bearer <access>" and refreshes JWT access tokens.
+        # The SDK picks "Token <key>" or "Bearer <access>" and refreshes JWT access tokens; the lock
+        # keeps threads from refreshing one token at the same time.
         try:
-            return {"Authorization": self.sdk._client_wrapper.get_headers()["Authorization"]}
+            with self._auth_lock:
+                return {"Authorization": self.sdk._client_wrapper.get_headers()["Authorization"]}
         except ApiError as exc:  # refreshing a personal access token failed
             raise LabelStudioError(f"Label Studio token refresh failed: {exc.body}", exc.status_code, exc.body) from exc
 
@@ -215,9 +228,11 @@ class LabelStudioClient:
         score: float,
         model_version: str,
         cluster: int | None = None,
+        project: int | None = None,
     ) -> dict:
         """Create one prediction. This is the only call that can set ``cluster``, which LS's
-        uncertainty sampling uses to spread annotators (bulk prediction import drops it)."""
+        uncertainty sampling uses to spread annotators (bulk prediction import drops it). Pass the
+        task's ``project``: without it Label Studio looks it up and logs a warning per prediction."""
         if not isinstance(model_version, str):
             raise TypeError("model_version must be a str: an int breaks Label Studio's next-task API")
         body: dict[str, Any] = {
@@ -228,17 +243,21 @@ class LabelStudioClient:
         }
         if cluster is not None:
             body["cluster"] = int(cluster)
+        if project is not None:
+            body["project"] = int(project)
         return self.request("POST", "/api/predictions/", json=body)
 
     def upsert_prediction(
-        self, task: dict, result: list[dict], score: float, model_version: str, cluster: int | None = None
+        self, task: dict, result: list[dict], score: float, model_version: str, cluster: int | None = None,
+        project: int | None = None,
     ) -> dict:
         """Keep exactly one prediction of ``model_version`` on ``task`` (a task dict read with
-        ``fields=all``): update the existing one in place, delete duplicates, or create it."""
-        predictions = [p for p in task.get("predictions") or [] if isinstance(p, dict)]
-        own = [p for p in predictions if p.get("model_version") == model_version]
+        ``fields=all``): update the existing one in place, delete duplicates, or create it (in
+        ``project``, by default the task's own)."""
+        own = own_predictions(task, model_version)
         if not own:
-            return self.create_prediction(task["id"], result, score, model_version, cluster)
+            project = project if project is not None else task.get("project")
+            return self.create_prediction(task["id"], result, score, model_version, cluster, project=project)
         for duplicate in own[1:]:
             self.request("DELETE", f"/api/predictions/{duplicate['id']}/", raw=True)
         body: dict[str, Any] = {"result": result, "score": float(score), "cluster": cluster}
@@ -323,6 +342,11 @@ class LabelStudioClient:
             f"refusing to download {url_or_path!r}: host {parts.hostname!r} is neither Label Studio's "
             f"({urlsplit(self.url).hostname!r}) nor in ALLOWED_HOSTS; add it to ALLOWED_HOSTS to allow it"
         )
+
+
+def own_predictions(task: dict, model_version: str) -> list[dict]:
+    """The predictions of ``model_version`` on a task dict read with ``fields=all``."""
+    return [p for p in task.get("predictions") or [] if isinstance(p, dict) and p.get("model_version") == model_version]
 
 
 def _frame_key(value: Any) -> tuple[int, float | str]:
