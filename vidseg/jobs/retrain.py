@@ -25,6 +25,7 @@ from vidseg.jobs.queue import claim_pending
 from vidseg.labelstudio.annotations import annotation_fingerprint, human_labels, latest_annotation
 from vidseg.labelstudio.client import LabelStudioClient, client_from_settings
 from vidseg.labelstudio.config import LabelConfig, parse_label_config
+from vidseg.labelstudio.delivery import deliver_predictions
 from vidseg.labelstudio.frames import load_frames
 from vidseg.labelstudio.payloads import video_and_frame
 from vidseg.labelstudio.predictions import frame_results
@@ -130,8 +131,6 @@ def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, p
     """One prediction per task (score + cluster), the project's sampling, then the store /predict
     answers from. Frames are encoded one at a time and pushed DELIVERY_CONCURRENCY at a time; a frame
     whose entry equals the previous round's (same model version) is not sent again."""
-    from vidseg.labelstudio.delivery import deliver_predictions
-
     entries = frame_results(tasks, config, units, result.selection, labels, result.delivered)
     stored = store.predictions_round()
     same_version = stored is not None and stored.model_version == settings.model_version
