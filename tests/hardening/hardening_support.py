@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import cv2
 import numpy as np
@@ -58,6 +58,7 @@ class StubLabelStudio:
         self.tasks: list[dict] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict]] = []
+        self.on_request = None  # called as on_request(method, path) before each answer; it may block
         self.lock = threading.Lock()
         self._next_prediction = 1
         for index, frame in enumerate(synthetic_frames()):
@@ -67,18 +68,33 @@ class StubLabelStudio:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
-    def add_task(self, frame: int, image: bytes, annotations: list | None = None) -> dict:
-        path = f"/data/upload/{self.project}/{self.video}_{frame}.png"
+    def add_task(self, frame: int, image: bytes, annotations: list | None = None, video: str | None = None,
+                 task_id: int | None = None) -> dict:
+        video = video or self.video
+        path = f"/data/upload/{self.project}/{video}_{frame}.png"
         self.files[path] = image
-        task = {"id": 100 + frame, "project": self.project, "annotations": annotations or [], "predictions": [],
-                "data": {"image": path, "video": self.video, "frame": frame}}
+        task = {"id": 100 + frame if task_id is None else task_id, "project": self.project,
+                "annotations": annotations or [], "predictions": [],
+                "data": {"image": path, "video": video, "frame": frame}}
         self.tasks.append(task)
         return task
+
+    def add_video(self, video: str, frames: np.ndarray, first_id: int) -> list[dict]:
+        """Another video of the project: one task per frame, ids from `first_id`."""
+        return [self.add_task(index, png(frame), video=video, task_id=first_id + index)
+                for index, frame in enumerate(frames)]
+
+    def task(self, frame: int, video: str | None = None) -> dict:
+        video = video or self.video
+        return next(task for task in self.tasks
+                    if task["data"].get("video") == video and task["data"].get("frame") == frame)
 
     def count(self, pattern: str) -> int:
         return sum(1 for method, path, _ in self.requests if re.search(pattern, f"{method} {path}"))
 
     def _answer(self, method: str, path: str, body: bytes) -> tuple[int, dict | bytes, dict]:
+        if self.on_request is not None:
+            self.on_request(method, path)
         with self.lock:
             for fault in self.faults:
                 if fault.times != 0 and re.search(fault.pattern, f"{method} {path}"):
@@ -88,7 +104,8 @@ class StubLabelStudio:
         if method == "GET" and route == f"/api/projects/{self.project}/":
             return 200, {"id": self.project, "label_config": self.label_config}, {}
         if method == "GET" and route == "/api/tasks/":
-            return 200, {"tasks": self.tasks, "total": len(self.tasks)}, {}
+            tasks = _filtered(self.tasks, parse_qs(urlsplit(path).query).get("query", ["{}"])[0])
+            return 200, {"tasks": tasks, "total": len(tasks)}, {}
         if method == "GET" and route in self.files:
             return 200, self.files[route], {"Content-Type": "image/png"}
         if method == "POST" and route == "/api/predictions/":
@@ -133,16 +150,26 @@ class StubLabelStudio:
         self.server.server_close()
 
 
-def annotate(stub: StubLabelStudio, frame: int) -> None:
-    """A submitted brush annotation on one frame of the stub's video (car = class 1, road = 0)."""
+def _filtered(tasks: list[dict], query: str) -> list[dict]:
+    """The tasks an `equal` filter on `data.<field>` keeps, as Label Studio's task list does."""
+    for item in json.loads(query).get("filters", {}).get("items", []):
+        field = item.get("filter", "").removeprefix("filter:tasks:data.")
+        if item.get("operator") == "equal" and field != item.get("filter"):
+            tasks = [task for task in tasks if str(task["data"].get(field)) == str(item.get("value"))]
+    return tasks
+
+
+def annotate(stub: StubLabelStudio, frame: int, video: str | None = None) -> None:
+    """A submitted brush annotation on one frame of one of the stub's videos (car = class 1, road = 0)."""
     from vidseg.labelstudio.brush import label_map_to_results
     from vidseg.labelstudio.config import parse_label_config
 
     labels = np.zeros((HEIGHT, WIDTH), dtype=np.int64)
     labels[8:20, 4 + 4 * frame:24 + 4 * frame] = 1
     results = label_map_to_results(labels, parse_label_config(CONFIG))
-    stub.tasks[frame]["annotations"] = [{"id": 500 + frame, "result": results, "was_cancelled": False,
-                                         "updated_at": "2025-01-01T00:00:00Z"}]
+    task = stub.task(frame, video)
+    task["annotations"] = [{"id": 400 + task["id"], "result": results, "was_cancelled": False,
+                            "updated_at": "2025-01-01T00:00:00Z"}]
 
 
 def tmpfs(path: Path, size: str) -> bool:
