@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .flow import Flows, labels_matching_flows, lands_inside, resize_nearest, warp
+from .inference import upsampled_argmax
 from .labels import UNKNOWN, overlay_known
 from .ondisk import Scratch, in_memory
 from .sparse_labels import SparseLabels
@@ -147,19 +148,21 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
 def _fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tuple[int, int],
                  network_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """One frame's fused labels at ``size`` (H, W): votes (C, h, w) and the network's probabilities
-    (C, h', w'), either None, each resized bilinearly; where no vote reaches, the network decides
-    alone whatever its weight. Returns (labels (H, W) int32, UNKNOWN where nothing decides;
-    confidence (H, W) float32 in [0, 1], the winning share of the votes)."""
+    (C, h', w'), either None, fused at the votes' resolution (the network's resized bilinearly to
+    it); where no vote reaches, the network decides alone whatever its weight. The fused
+    distribution is brought to ``size`` bilinearly before its argmax (`upsampled_argmax`). Returns
+    (labels (H, W) int32, UNKNOWN where nothing decides; confidence (H, W) float32 in [0, 1], the
+    winning share of the votes, interpolated)."""
     if votes is None and network is None:
         raise ValueError("fusion needs carried votes, the network's probabilities or both")
-    total = _resized(votes, size) if votes is not None else None
+    low = tuple((votes if votes is not None else network).shape[-2:])
+    total = _resized(votes, low) if votes is not None else None
     if network is not None:
-        probs = _resized(network, size)
+        probs = _resized(network, low)
         total = probs if total is None else torch.where(total.sum(dim=0) > 0, total + probs * network_weight, probs)
     mass = total.sum(dim=0)
-    best, labels = total.max(dim=0)
-    confidence = torch.where(mass > 0, best / mass.clamp_min(1e-12), 0.0)
-    return torch.where(mass > 0, labels, UNKNOWN).numpy().astype(np.int32), confidence.numpy()
+    confidence = torch.where(mass > 0, total.max(dim=0).values / mass.clamp_min(1e-12), 0.0)
+    return upsampled_argmax(total.numpy(), size, UNKNOWN), _resized(confidence[None].numpy(), size)[0].numpy()
 
 
 class Delivery:

@@ -278,7 +278,7 @@ def test_web_error_paths_neither_answer_nor_log_secrets(tmp_path, caplog, monkey
     answers = [client.post("/webhook", json=event, headers=auth),                   # 503: Redis down
                client.get("/status/7/v", headers=auth),                              # queue state unknown
                client.post("/webhook", json=event, headers=_basic(USER, PASSWORD + "-typo"))]  # 401
-    monkeypatch.setattr(app.extensions["vidseg"], "predict", lambda payload: 1 / 0)
+    monkeypatch.setattr(app.extensions["vidseg"], "predict_json", lambda payload: 1 / 0)
     answers.append(client.post("/predict", json={"tasks": []}, headers=auth))       # 500
     assert [a.status_code for a in answers] == [503, 200, 401, 500]
     assert "unreachable" in answers[0].json["error"] and "127.0.0.1:1" in answers[0].json["error"]

@@ -1,4 +1,3 @@
-import time
 
 import numpy as np
 import pytest
@@ -31,11 +30,9 @@ def test_finetune_learns_synthetic_video_from_two_labelled_frames(synthetic_vide
     torch.manual_seed(0)
     model = build_network(SPEC)
     calls = []
-    start = time.perf_counter()
     stats = finetune(model, video.frames, _sparse(video.labels, [0, 7]), flows, SPEC,
                      FinetuneConfig(steps=40, lr=3e-3), progress=lambda *a: calls.append(a))
     pred = upsample_labels(predict_video(model, video.frames, SPEC, with_embeddings=False).probs, (64, 64))
-    assert time.perf_counter() - start < 30
     scores = [miou(pred[t], video.labels[t], 3) for t in range(len(pred))]
     assert min(scores) > 0.9, scores
     assert len(calls) == 40 and calls[-1][:2] == (40, 40) and set(calls[-1][2]) == {"loss", "ce", "temporal"}

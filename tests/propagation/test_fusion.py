@@ -146,3 +146,20 @@ def test_carrying_again_after_a_new_annotation_equals_carrying_everything_and_to
     removed[5] = UNKNOWN  # a stop removed: both chains now run through it
     assert carry_votes_again(removed, flows, 2, config, votes, changed=[5]) == [range(2, 8)]  # frame 8 is a stop now
     np.testing.assert_array_equal(votes, carry_votes(removed, flows, 2, config))
+
+
+def test_the_sparse_upsampled_argmax_is_the_argmax_of_the_full_bilinear_interpolation():
+    import torch
+    import torch.nn.functional as F
+
+    from propagation.inference import upsampled_argmax
+
+    rng = np.random.default_rng(0)
+    blocks = rng.integers(0, 4, (6, 8))  # a few regions, as label maps have
+    values = np.eye(4, dtype=np.float32)[np.kron(blocks, np.ones((5, 5), int))].transpose(2, 0, 1)
+    values = values * rng.uniform(0.5, 1.0, values.shape).astype(np.float32)
+    values[:, :5, :5] = 0  # nothing known there
+    for size in ((30, 40), (77, 123), (120, 160)):
+        dense = F.interpolate(torch.from_numpy(values)[None], size=size, mode="bilinear", align_corners=False)[0]
+        expected = torch.where(dense.sum(0) > 0, dense.argmax(0), UNKNOWN).numpy()
+        np.testing.assert_array_equal(upsampled_argmax(values, size, UNKNOWN), expected)
