@@ -318,11 +318,10 @@ def _human_by_frame(settings, client, stored, config, height: int, width: int) -
                                frame_field=settings.frame_field)
     labels = human_labels(tasks, config, height, width)
     out = {}
-    for task, frame_labels in zip(tasks, labels, strict=True):
-        frame = video_and_frame(task.get("data", {}), settings.video_field, settings.frame_field,
+    for index, frame_labels in labels.maps.items():  # the annotated frames only
+        frame = video_and_frame(tasks[index].get("data", {}), settings.video_field, settings.frame_field,
                                 settings.image_field)[1]
-        if (frame_labels != UNKNOWN).any():
-            out[int(frame)] = frame_labels
+        out[int(frame)] = frame_labels
     return out
 
 
