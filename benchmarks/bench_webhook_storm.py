@@ -128,6 +128,7 @@ def _storm(server, redis, root: Path, names: list[str], events: int, seconds: fl
     from rq import Queue
 
     from vidseg.jobs.queue import lock_key, pending_key
+    from vidseg.processes import stop_all
     from vidseg.redis_server import free_port
 
     videos = len(names)
@@ -200,13 +201,7 @@ def _storm(server, redis, root: Path, names: list[str], events: int, seconds: fl
 
         _wait(drained, drain_timeout, "the queue to drain", interval=0.2)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
     latencies = [latency for _, _, latency, status, _ in results if status]
     statuses: dict[int, int] = {}
     for *_, status, _ in results:

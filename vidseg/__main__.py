@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from vidseg.processes import stop_all
+
 
 def serve(args) -> int:
     """Web and worker together; a private Redis when REDIS_URL is unset."""
@@ -53,14 +55,7 @@ def serve(args) -> int:
             time.sleep(0.5)
             exited = next((child for child in children if child.poll() is not None), None)
     finally:
-        for child in children:  # SIGTERM: gunicorn drains requests, RQ finishes the running job
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=args.grace)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_all(children, args.grace)
         if private is not None:
             private.stop()
     if exited is not None:  # a child died on its own: fail, so a supervisor restarts the whole backend
