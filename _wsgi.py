@@ -1,7 +1,8 @@
 """Flask app for gunicorn (`gunicorn _wsgi:app`) and development (`python _wsgi.py --port 9090`).
 
 Every error is JSON with a message that says what to fix: 4xx for bad input, 401 for missing
-credentials, 503 when Redis is down. No route answers a stack trace.
+credentials, 503 when Redis is down. No route answers a stack trace. Each 4xx/5xx answer is also a
+log line (logger "vidseg.access"); /metrics is Prometheus text (vidseg.web_metrics).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from vidseg.labelstudio.brush import AnnotationFormatError
 from vidseg.labelstudio.config import LabelConfigError
 from vidseg.labelstudio.payloads import PayloadError
 from vidseg.settings import Settings
+from vidseg.web_metrics import observe_requests
 
 log = logging.getLogger("vidseg.web")
 OPEN_ROUTES = {"/health", "/"}
@@ -30,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions["vidseg"] = backend
+    observe_requests(app, backend.metrics)  # first, so the answers of the hooks below are timed and logged
 
     @app.before_request
     def require_basic_auth():
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics():
-        return Response(backend.metrics.render(), mimetype="text/plain; version=0.0.4")
+        return backend.metrics.render()
 
     @app.get("/status/<int:project>")
     def project_status(project: int):
@@ -97,18 +100,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(LabelConfigError)
     @app.errorhandler(AnnotationFormatError)
     def bad_request(error):
-        backend.metrics.counters["http_error", "400"] += 1
         message = str(error)  # messages quote the offending value: keep an echo of a huge one short
         return jsonify(error=message if len(message) <= 2000 else message[:2000] + " [...]"), 400
 
     @app.errorhandler(ServiceUnavailable)
     def unavailable(error):
-        backend.metrics.counters["http_error", "503"] += 1
         return jsonify(error=str(error)), 503
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        backend.metrics.counters["http_error", str(error.code)] += 1
         messages = {
             404: f"no route {request.path}: the backend serves /health, /setup, /predict, /webhook, "
                  "/metrics and /status/<project>",
@@ -120,7 +120,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unexpected error on %s", request.path)
-        backend.metrics.counters["http_error", "500"] += 1
         return jsonify(error=f"internal error ({type(error).__name__}); see the backend log"), 500
 
     return app

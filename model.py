@@ -7,10 +7,7 @@ and pushing predictions back to Label Studio happen in the RQ worker (`vidseg.jo
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections import Counter
-from dataclasses import dataclass
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -29,39 +26,19 @@ from vidseg.labelstudio.payloads import (
 )
 from vidseg.settings import Settings
 from vidseg.store import Store
+from vidseg.web_metrics import WebMetrics
 
 
 class ServiceUnavailable(RuntimeError):
     """A dependency (Redis) is down; the message says what the admin should check."""
 
 
-@dataclass
-class Metrics:
-    """Per-process counters, exposed in Prometheus text format."""
-
-    counters: Counter
-    predict_seconds: float = 0.0
-    predict_tasks: int = 0
-
-    def render(self) -> str:
-        lines = ["# TYPE vidseg_events_total counter"]
-        for (name, label), value in sorted(self.counters.items()):
-            lines.append(f'vidseg_events_total{{event="{_escape(name)}",detail="{_escape(label)}"}} {value}')
-        lines += [
-            "# TYPE vidseg_predict_seconds_total counter",
-            f"vidseg_predict_seconds_total {self.predict_seconds:.6f}",
-            "# TYPE vidseg_predict_tasks_total counter",
-            f"vidseg_predict_tasks_total {self.predict_tasks}",
-        ]
-        return "\n".join(lines) + "\n"
-
-
 class VideoSegmentationBackend:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.store = Store(settings.model_dir)
-        self.metrics = Metrics(Counter())
         self._redis: Redis | None = None
+        self.metrics = WebMetrics(self.redis, settings.queue_name)
 
     # --- queue -----------------------------------------------------------------------------
 
@@ -82,10 +59,10 @@ class VideoSegmentationBackend:
                 description=description,
             )
         except RedisError as error:
-            self.metrics.counters["enqueue", "redis_down"] += 1
+            self.metrics.event("enqueue", "redis_down")
             raise ServiceUnavailable(f"Redis at {_safe_url(self.settings.redis_url)} is unreachable "
                                      f"({type(error).__name__}); the event was not queued, retry later") from None
-        self.metrics.counters["enqueue", "coalesced" if enqueued.coalesced else "queued"] += 1
+        self.metrics.event("enqueue", "coalesced" if enqueued.coalesced else "queued")
         return {"job_id": enqueued.job_id, "coalesced": enqueued.coalesced}
 
     # --- Label Studio calls ----------------------------------------------------------------
@@ -137,13 +114,12 @@ class VideoSegmentationBackend:
             try:
                 self._enqueue(RETRAIN_JOB, project, video, f"cold start {project}/{video}")
             except ServiceUnavailable:
-                self.metrics.counters["predict", "cold_start_not_queued"] += 1
+                self.metrics.event("predict", "cold_start_not_queued")
         chunks = [b'{"model_version":' + version + b',"results":[']
         for index, item in enumerate(items):
             chunks += [b",", *item] if index else item
         chunks.append(b"]}")
-        self.metrics.predict_seconds += time.perf_counter() - started
-        self.metrics.predict_tasks += len(request.tasks)
+        self.metrics.predicted(time.perf_counter() - started, len(request.tasks))
         return chunks
 
     def webhook(self, payload) -> dict:
@@ -151,9 +127,9 @@ class VideoSegmentationBackend:
                               frame_field=self.settings.frame_field, image_field=self.settings.image_field)
         if event is None:
             action = payload.get("action") if isinstance(payload, dict) else None
-            self.metrics.counters["webhook_ignored", self._action_label(action)] += 1
+            self.metrics.event("webhook_ignored", self.metrics.action_label(action))
             return {"status": "ignored", "action": action}
-        self.metrics.counters["webhook", event.action] += 1
+        self.metrics.event("webhook", event.action)
         if event.video is not None:
             queued = self._enqueue(RETRAIN_JOB, event.project_id, event.video,
                                    f"retrain {event.project_id}/{event.video} after {event.action}")
@@ -162,14 +138,6 @@ class VideoSegmentationBackend:
             queued = self._enqueue(SCAN_JOB, event.project_id, None,
                                    f"scan project {event.project_id} after {event.action}")
         return {"status": "queued", "action": event.action, "video": event.video, **queued}
-
-    def _action_label(self, action) -> str:
-        """A metrics label for an ignored action: Label Studio's names as they are, anything else (any
-        JSON a caller sends, or more distinct names than Label Studio has) folded into "other"."""
-        seen = {label for name, label in self.metrics.counters if name == "webhook_ignored"}
-        if isinstance(action, str) and _ACTION_NAME.fullmatch(action) and (action in seen or len(seen) < 64):
-            return action
-        return "other"
 
     # --- operators -------------------------------------------------------------------------
 
@@ -190,14 +158,6 @@ class VideoSegmentationBackend:
             for status in statuses:
                 status["queue"] = {"error": str(error)}
         return {"project": project, "videos": statuses}
-
-
-_ACTION_NAME = re.compile(r"[A-Z][A-Z_]{0,63}")
-
-
-def _escape(label: str) -> str:
-    """A Prometheus label value: backslash, double quote and newline escaped."""
-    return label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _safe_url(url: str | None) -> str:

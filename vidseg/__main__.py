@@ -30,7 +30,8 @@ def serve(args) -> int:
     root = Path(__file__).resolve().parent.parent
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.web_workers),
-         "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--chdir", str(root), "_wsgi:app"],
+         "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--chdir", str(root),
+         "--config", "python:vidseg.gunicorn_config", "_wsgi:app"],  # multiprocess /metrics, app logs
         env=env,
     )
     workers = [subprocess.Popen([sys.executable, "-m", "vidseg", "worker"], env=env) for _ in range(args.workers)]

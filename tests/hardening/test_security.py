@@ -280,10 +280,17 @@ def test_web_error_paths_neither_answer_nor_log_secrets(tmp_path, caplog, monkey
                client.post("/webhook", json=event, headers=_basic(USER, PASSWORD + "-typo"))]  # 401
     monkeypatch.setattr(app.extensions["vidseg"], "predict_json", lambda payload: 1 / 0)
     answers.append(client.post("/predict", json={"tasks": []}, headers=auth))       # 500
-    assert [a.status_code for a in answers] == [503, 200, 401, 500]
+    answers.append(client.get(f"/nope?api_key={TOKEN}&password={PASSWORD}", headers=auth))  # 404
+    assert [a.status_code for a in answers] == [503, 200, 401, 500, 404]
     assert "unreachable" in answers[0].json["error"] and "127.0.0.1:1" in answers[0].json["error"]
     seen = "".join(a.get_data(as_text=True) for a in answers) + caplog.text
     assert "ZeroDivisionError" in caplog.text  # the 500 was logged with its traceback
+    # one access line per failed answer, with the reason the client got
+    access = [record.getMessage() for record in caplog.records if record.name == "vidseg.access"]
+    assert [line.split(" ms: ")[0].rsplit(" ", 1)[0] for line in access] == [
+        "POST /webhook 503", "POST /webhook 401", "POST /predict 500", "GET /nope 404"]
+    assert [line.split(" ms: ")[1] for line in access] == [answer.json["error"] for answer in answers if
+                                                           answer.status_code >= 400]
     for secret in (TOKEN, PASSWORD, REDIS_PASSWORD):
         assert secret not in seen
 

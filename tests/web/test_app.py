@@ -183,7 +183,11 @@ def test_status_and_metrics(client, settings):
     (video,) = answer.json["videos"]
     assert video["round"] == 3 and video["queue"] == {"pending": False, "training": False}
     client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": {"id": 7}})
-    assert 'vidseg_events_total{event="webhook_ignored",detail="PROJECT_UPDATED"} 1' in client.get("/metrics").text
+    text = client.get("/metrics").text
+    assert 'vidseg_events_total{detail="PROJECT_UPDATED",event="webhook_ignored"} 1.0' in text
+    assert 'vidseg_http_requests_total{endpoint="/status/<int:project>",status="200"} 1.0' in text
+    assert 'vidseg_http_request_duration_seconds_count{endpoint="/webhook"} 1.0' in text
+    assert "vidseg_redis_up 1.0" in text and 'vidseg_queue_jobs{queue="vidseg",state="queued"} 0.0' in text
 
 
 def test_setup_says_when_the_label_config_is_laid_out_for_another_granularity(tmp_path, redis_url, redis):

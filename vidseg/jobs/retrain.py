@@ -20,6 +20,7 @@ from vidseg.artifacts import cached_flows, save_checkpoint
 from vidseg.capacity import check_round_fits, folder_bytes, labels_memory_bytes, round_disk_bytes
 from vidseg.engine import RoundResult, flow_size, run_round
 from vidseg.granularities import check_config, granularity_named
+from vidseg.job_metrics import StageClock, failure_label, record_job
 from vidseg.jobs.lock import JobError, video_lock
 from vidseg.jobs.queue import claim_pending
 from vidseg.labelstudio.annotations import annotation_fingerprint, human_labels, latest_annotation
@@ -39,19 +40,27 @@ def retrain_video(project: int, video: str, job_id: str) -> dict:
     settings = Settings.from_env()
     redis = Redis.from_url(settings.redis_url)
     store = Store(settings.model_dir).video(project, video)
-    with video_lock(redis, project, video, wait_seconds=settings.job_timeout):
-        claim_pending(redis, project, video, job_id)
-        store.remove_stale_temporaries()
-        store.update_status(state="training", job_id=job_id, started_at=time.time(), progress=None)
-        started = time.perf_counter()
-        try:
-            outcome = train_and_publish(settings, client_from_settings(settings), store, project, video)
-        except Exception as error:
-            store.update_status(state="failed", last_error=failure_reason(error), failed_at=time.time())
-            raise
-        store.update_status(state="idle", last_error=None, last_duration_s=round(time.perf_counter() - started, 2),
-                            last_trained_at=time.time(), progress=None, **outcome)
-        return outcome
+    clock = StageClock(store, first_stage="lock_wait")  # seconds per stage, for /metrics (vidseg.job_metrics)
+    try:
+        with video_lock(redis, project, video, wait_seconds=settings.job_timeout):
+            clock.enter("prepare")
+            claim_pending(redis, project, video, job_id)
+            store.remove_stale_temporaries()
+            store.update_status(state="training", job_id=job_id, started_at=time.time(), progress=None)
+            started = time.perf_counter()
+            try:
+                outcome = train_and_publish(settings, client_from_settings(settings), clock, project, video)
+            except Exception as error:
+                store.update_status(state="failed", last_error=failure_reason(error), failed_at=time.time())
+                raise
+            store.update_status(state="idle", last_error=None,
+                                last_duration_s=round(time.perf_counter() - started, 2),
+                                last_trained_at=time.time(), progress=None, **outcome)
+    except Exception as error:
+        record_job(redis, "failed", clock.finish(), reason=failure_label(error), failed_stage=clock.stage)
+        raise
+    record_job(redis, "succeeded", clock.finish())
+    return outcome
 
 
 def train_and_publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int,
