@@ -17,7 +17,7 @@ from propagation import (
     starting_network,
 )
 from selection import FrameUnits
-from vidseg.engine import RoundConfig, flow_size, nearest_carried_labels, run_round
+from vidseg.engine import COLD_START_FOLLOW_UPS, RoundConfig, flow_size, nearest_carried_labels, run_round, select_next
 
 
 def _moving_square(n_frames=5, size=64, shift=2):
@@ -173,3 +173,19 @@ def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
     confidence = result.delivered.confidences()
     assert confidence.shape == (5,) and confidence[2] == 1.0
     assert (0 < confidence).all() and (confidence <= 1).all()
+
+
+def test_a_cold_start_ranks_follow_ups_after_its_selection():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (30, 24, 32, 3), dtype=np.uint8)
+    labelled = np.zeros(30, dtype=bool)
+    labelled[7] = True
+    config = RoundConfig(budget=2)
+    selection = select_next(FrameUnits(30, 24, 32), labelled, "hvsa", config, None, None, frames)
+    assert selection.strategy == "cold_start" and len(selection.ids) == 2
+    follow_ups = np.flatnonzero(selection.scores > 0)
+    assert len(follow_ups) == COLD_START_FOLLOW_UPS * 2  # ranked beyond the budget, not every frame
+    assert not set(follow_ups) & {*selection.ids.tolist(), 7}
+    assert len(np.unique(selection.scores[follow_ups])) == len(follow_ups)  # a strict order, no ties
+    again = select_next(FrameUnits(30, 24, 32), labelled, "hvsa", config, None, None, frames)
+    np.testing.assert_array_equal(again.scores, selection.scores)  # seeded

@@ -221,11 +221,12 @@ def test_an_interrupted_import_resumes_without_rewriting_frames_or_duplicating_t
     said = run_import(ls, source, tmp_path / "root", every=2)
     assert written[7:] == [f"clip_{frame:06d}.png" for frame in range(7, 20)]  # only the missing frames
     assert ls.video_frames("clip") == list(range(20))  # every frame once
-    assert "13 written, 7 already there; 14 new tasks, 6 already in the project" in said[-1]
+    assert "13 written, 7 already there; 14 new tasks, 6 already in the project" in said[-2]
+    assert said[-1].startswith("REDIS_URL is unset: no first round queued")  # and the import is done
 
     said = run_import(ls, source, tmp_path / "root", every=2)  # a third run changes nothing
     assert len(written) == 20 and ls.video_frames("clip") == list(range(20)) and len(ls.storages) == 1
-    assert "0 written, 20 already there; 0 new tasks, 20 already in the project" in said[-1]
+    assert "0 written, 20 already there; 0 new tasks, 20 already in the project" in said[-2]
     files = sorted((tmp_path / "root" / "clip").glob("clip_*.png"))
     assert [source_frame_of(path) for path in files] == list(range(0, 40, 2))
 

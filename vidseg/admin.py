@@ -9,8 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
 from vidseg.frame_plan import FramePlan, ImportOptionError, ImportOptions
 from vidseg.granularities import check_config, granularity_named
+from vidseg.jobs.queue import RETRAIN_JOB, SCAN_JOB, enqueue_coalesced
 from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError
 from vidseg.labelstudio.config import LabelConfigError, parse_label_config
 from vidseg.labelstudio.payloads import PayloadError, video_and_frame
@@ -52,16 +57,51 @@ def connect(client: LabelStudioClient, settings: Settings, project: int, backend
     if stale:
         client.update_project(project, **stale)
         changes.extend(f"set {key} = {value!r}" for key, value in stale.items())
-    if settings.model_version in (client.model_versions(project) or {}):
-        if info.get("model_version") != settings.model_version:
+    # Read again: connecting sets an empty model_version to the backend's title. Label Studio lists
+    # the project's model_version among its versions with 0 predictions, so count, don't look it up.
+    current = client.get_project(project).get("model_version")
+    if (client.model_versions(project) or {}).get(settings.model_version, 0) > 0:
+        if current != settings.model_version:
             client.set_project_sampling(project, model_version=settings.model_version)
             changes.append(f"set model_version = {settings.model_version!r}")
     else:
-        say(f"model_version {settings.model_version!r} has no predictions yet: the worker sets it after its "
-            "first round (Label Studio refuses a version without predictions)")
+        say(f"no predictions of model_version {settings.model_version!r} yet: Label Studio serves tasks in random "
+            "order until the worker's first round pushes them and points the project at them")
     for line in changes or ["nothing to change: the project is already connected"]:
         say(line)
+    queue_rounds(settings, project, [], scan=True, say=say)
     return changes
+
+
+def queue_rounds(settings: Settings, project: int, videos: list[str], scan: bool = False,
+                 say: Say = print) -> bool:
+    """Queue a round of each of ``videos``, and with ``scan`` a scan of the project (it queues every
+    video never trained, or whose annotations changed since), the way the webhook does: coalesced per
+    video. So the worker pushes scored predictions and sets the project's sampling before an annotator
+    asks for a task. Without a reachable Redis it says so in one line and queues nothing (the first
+    task an annotator opens queues the round then, through /predict). Returns whether it queued."""
+    jobs = [(RETRAIN_JOB, video, f"first round {project}/{video}") for video in videos]
+    if scan:
+        jobs.append((SCAN_JOB, None, f"scan project {project}"))
+    if not jobs:
+        return False
+    if not settings.redis_url:
+        say("REDIS_URL is unset: no first round queued; set it to the backend's Redis so the worker orders "
+            "the queue before the first annotator asks (until then opening a task queues it)")
+        return False
+    try:
+        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        queue = Queue(settings.queue_name, connection=redis)
+        for job, video, what in jobs:
+            enqueue_coalesced(redis, queue, job, project, video, job_timeout=settings.job_timeout,
+                              description=f"{what} after an admin command")
+    except (RedisError, ValueError) as error:  # ValueError: a malformed REDIS_URL
+        say(f"Redis is unreachable at REDIS_URL ({type(error).__name__}): no first round queued; point "
+            "REDIS_URL at the backend's Redis (until then opening a task queues it)")
+        return False
+    named = [*videos, *(["every video of the project without a round or with new annotations"] if scan else [])]
+    say(f"queued a first round of {', '.join(named)}: the worker orders the queue of project {project}")
+    return True
 
 
 def import_video(client: LabelStudioClient, settings: Settings, project: int, source: Path, video: str,
@@ -134,6 +174,10 @@ def import_video(client: LabelStudioClient, settings: Settings, project: int, so
     say(f"imported {progress.done} frames of {video} into project {project} ({folder}): "
         f"{progress.done - progress.skipped} written, {progress.skipped} already there; "
         f"{len(importer.ids)} new tasks, {importer.existing} already in the project")
+    # A video with new tasks gets a round; one whose tasks were all there (a resumed import) may never
+    # have had one queued: the scan queues it unless it was trained since.
+    fresh = [part.video for part in plan.parts if part.video in importer.videos]
+    queue_rounds(settings, project, fresh, scan=len(fresh) < len(plan.parts), say=say)
     return importer.ids
 
 
@@ -146,6 +190,8 @@ class _TaskImporter:
         self.client, self.settings, self.project = client, settings, project
         self.pending: list[dict] = []
         self.ids: list[int] = []
+        self.videos: set[str] = set()
+        """Videos that got new tasks."""
         self.existing = 0
         self._known: dict[str, set[int]] = {}
 
@@ -165,6 +211,7 @@ class _TaskImporter:
         self.ids.extend(answer.get("task_ids") or [])
         for data in fresh:
             self._known[data[self.settings.video_field]].add(data[self.settings.frame_field])
+            self.videos.add(data[self.settings.video_field])
 
     def _frames_of(self, video: str) -> set[int]:
         if video not in self._known:

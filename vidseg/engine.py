@@ -83,7 +83,8 @@ class Selection:
     ids: np.ndarray
     """(b,) sample ids, most informative first."""
     scores: np.ndarray | None
-    """(N,) per-sample uncertainty, None on a cold start."""
+    """(N,) per-sample priority after ``ids``, higher served sooner: the uncertainty; on a cold start,
+    the rank of its follow-ups (`COLD_START_FOLLOW_UPS`), 0 for the rest. None: no order beyond ``ids``."""
     strategy: str
     """The selection strategy that actually ran ("cold_start" when no prediction existed yet)."""
 
@@ -239,9 +240,11 @@ def select_next(
     """
     seed = config.seed + 1
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
+        embeddings = _placed(units, image_features(units, frames))
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
-                             embeddings=_placed(units, image_features(units, frames)), seed=seed)
-        return Selection(ids=ids, scores=None, strategy="cold_start")
+                             embeddings=embeddings, seed=seed)
+        follow_ups = _follow_up_priority(units, labelled, ids, embeddings, config.budget, seed)
+        return Selection(ids=ids, scores=follow_ups, strategy="cold_start")
     scores = embeddings = None
     if probs is not None:
         scores = sample_scores(units, probs, method=config.uncertainty)
@@ -250,6 +253,27 @@ def select_next(
     ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,
                          embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
     return Selection(ids=ids, scores=scores, strategy=picks)
+
+
+COLD_START_FOLLOW_UPS = 4
+"""A cold start ranks this many times ``budget`` samples after its selection. Annotators who go on
+while the next round trains get them in this order (Label Studio serves by score), not in an
+arbitrary one: without an uncertainty every other unlabelled frame would score the same."""
+
+
+def _follow_up_priority(units: SampleUnits, labelled: np.ndarray, selected: np.ndarray, embeddings: np.ndarray,
+                        budget: int, seed: int) -> np.ndarray:
+    """(N,) priority of a cold start's follow-ups: the representatives of a finer k-means over the
+    samples left (`COLD_START_FOLLOW_UPS` x ``budget`` clusters, largest first) score 1 down to 1/R,
+    every other sample 0. A finer k-means, not a second coarse one: that would pick the selected
+    samples' neighbours, the look-alikes the carried labels cover anyway."""
+    left = np.asarray(labelled, dtype=bool).copy()
+    left[selected] = True
+    ranked = select_samples("cold_start", budget=COLD_START_FOLLOW_UPS * budget, units=units, labelled=left,
+                            embeddings=embeddings, seed=seed)
+    priority = np.zeros(units.n_samples, dtype=np.float64)
+    priority[ranked] = (len(ranked) - np.arange(len(ranked))) / max(len(ranked), 1)
+    return priority
 
 
 def _placed(units: SampleUnits, embeddings: np.ndarray) -> np.ndarray:

@@ -4,7 +4,10 @@ Label Studio serves the lowest `score` first among tasks whose prediction carrie
 model_version, and spreads annotators over `cluster` values. So:
 - selected frames score in [0, 0.1): their rank in the selection, most informative first;
   each selected sample is the centre of its own k-means cluster, so its rank is its cluster;
-- other unlabelled frames score in [0.5, 1): more uncertain frames lower (served earlier);
+- other unlabelled frames score in [0.5, 1): a higher ``frame_uncertainty`` lower (served earlier).
+  It is the uncertainty after a trained round; on a cold start, the rank of the selection's
+  follow-ups (`vidseg.engine.COLD_START_FOLLOW_UPS`), so annotators who go on while the next round
+  trains get them in that order. Only strategies that give no order at all leave these frames tied;
 - labelled frames score 1.0 (Label Studio does not serve them again anyway).
 """
 
