@@ -42,5 +42,6 @@ EXPOSE 9090
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '9090') + '/health', timeout=4)"]
 
-# gunicorn drains requests on SIGTERM; the worker service overrides CMD with `python -m vidseg worker`.
-CMD ["gunicorn", "--bind", "0.0.0.0:9090", "--workers", "2", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "_wsgi:app"]
+# gunicorn drains requests on SIGTERM; its config gives /metrics the totals of all its processes.
+# The worker service overrides CMD with `python -m vidseg worker`.
+CMD ["gunicorn", "--bind", "0.0.0.0:9090", "--workers", "2", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--config", "python:vidseg.gunicorn_config", "_wsgi:app"]
