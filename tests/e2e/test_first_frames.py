@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
           '<Label value="Road"/><Label value="Car"/></BrushLabels></View>')
 N_FRAMES, HEIGHT, WIDTH, BUDGET = 12, 48, 64, 2
+VIDEO = "first-frames"  # its own frame folder under the session's Label Studio document root
 
 
 def varied_video(folder: Path) -> None:
@@ -91,9 +92,9 @@ def test_the_first_tasks_served_are_the_cold_starts_selection_in_order(label_stu
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    imported = admin("import-video", str(tmp_path / "source"), "--video", "clip-1",
+    imported = admin("import-video", str(tmp_path / "source"), "--video", VIDEO,
                      "--document-root", str(label_studio.frames_root))
-    assert "queued a first round of clip-1" in imported
+    assert f"queued a first round of {VIDEO}" in imported
     connected = admin("connect", "--backend-url", url)
     assert "connected ML backend" in connected and "queued a first round" in connected
     # Connecting set model_version to the backend's title ("vidseg"), which has no predictions yet:
@@ -102,14 +103,14 @@ def test_the_first_tasks_served_are_the_cold_starts_selection_in_order(label_stu
 
     worker = subprocess.run([sys.executable, "-m", "vidseg", "worker", "--burst"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=300)
-    status = Store(Path(env["MODEL_DIR"])).video(project, "clip-1").status()
+    status = Store(Path(env["MODEL_DIR"])).video(project, VIDEO).status()
     assert worker.returncode == 0 and status.get("round") == 1, worker.stderr[-3000:]
     assert status["selected_by"] == "cold_start" and len(status["selected"]) == BUDGET
     info = ls_client.get_project(project)
     assert info["sampling"] == "Uncertainty sampling" and info["model_version"] == "vidseg"
 
     score = {}
-    for task in ls_client.video_tasks(project, "clip-1"):
+    for task in ls_client.video_tasks(project, VIDEO):
         own = [p for p in task["predictions"] if p["model_version"] == "vidseg"]
         assert len(own) == 1, f"task {task['id']} has {len(own)} predictions of the backend"
         score[task["data"]["frame"]] = own[0]["score"]
