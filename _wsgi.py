@@ -16,6 +16,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from model import ServiceUnavailable, VideoSegmentationBackend
+from vidseg import admin_page
 from vidseg.labelstudio.brush import AnnotationFormatError
 from vidseg.labelstudio.config import LabelConfigError
 from vidseg.labelstudio.payloads import PayloadError
@@ -23,7 +24,12 @@ from vidseg.settings import Settings
 from vidseg.web_metrics import observe_requests
 
 log = logging.getLogger("vidseg.web")
-OPEN_ROUTES = {"/health", "/"}
+OPEN_ROUTES = {"/health", "/"}  # "/" only as the JSON health answer; its admin page needs the credentials
+
+
+def wants_html() -> bool:
+    """A browser asks for text/html first; API clients (JSON, */*, no Accept header) keep JSON."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -36,7 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.before_request
     def require_basic_auth():
-        if settings.basic_auth_user is None or request.path in OPEN_ROUTES:
+        open_route = request.path in OPEN_ROUTES and not (request.path == "/" and wants_html())
+        if settings.basic_auth_user is None or open_route:
             return None
         auth = request.authorization
         given_user = (auth.username or "") if auth else ""
@@ -65,6 +72,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         return data
 
     @app.get("/")
+    def index():
+        if wants_html():
+            answers = [backend.status(project) for project in admin_page.project_ids(settings.model_dir)]
+            return Response(admin_page.render(backend.store, answers), mimetype="text/html")
+        return jsonify(backend.health())
+
     @app.get("/health")
     def health():
         return jsonify(backend.health())
@@ -90,11 +103,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/status/<int:project>")
     def project_status(project: int):
-        return jsonify(backend.status(project))
+        return status_answer(backend.status(project))
 
     @app.get("/status/<int:project>/<path:video>")
     def video_status(project: int, video: str):
-        return jsonify(backend.status(project, video))
+        return status_answer(backend.status(project, video))
+
+    def status_answer(answer: dict):
+        if wants_html():
+            return Response(admin_page.render(backend.store, [answer]), mimetype="text/html")
+        return jsonify(answer)
 
     @app.errorhandler(PayloadError)
     @app.errorhandler(LabelConfigError)

@@ -1,0 +1,123 @@
+"""The admin page in a real browser, against a store written by a real round.
+
+The real retrain job runs in-process against the stub Label Studio of tests/hardening (tiny network,
+16 frames of 32x64, two annotated); the web app serves over real HTTP with basic auth; headless
+Chromium opens the page, and the numbers in its DOM must be the ones /status answers in JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from browser import open_browser, save_for_readme, screenshot
+from werkzeug.serving import make_server
+
+from _wsgi import create_app
+from vidseg.settings import Settings
+from vidseg.store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
+from hardening_support import TOKEN, StubLabelStudio, annotate, png, synthetic_frames  # noqa: E402
+
+USER, PASSWORD = "admin", "admin-page-pass"
+N_FRAMES, LABELLED = 16, (0, 9)
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}  # what Chromium sends
+
+
+@pytest.fixture
+def trained_store(monkeypatch, tmp_path, redis_url, redis):
+    """MODEL_DIR after one real round of clip-1 (frames 0 and 9 annotated), plus clip-2 mid-round."""
+    from vidseg.jobs.retrain import retrain_video
+
+    with StubLabelStudio() as stub:
+        for frame, image in enumerate(synthetic_frames(N_FRAMES)[3:], start=3):
+            stub.add_task(frame, png(image))
+        for frame in LABELLED:
+            annotate(stub, frame)
+        env = {"MODEL_DIR": str(tmp_path / "models"), "REDIS_URL": redis_url, "LABEL_STUDIO_URL": stub.url,
+               "LABEL_STUDIO_API_KEY": TOKEN, "WORK_HEIGHT": "32", "WORK_WIDTH": "64", "TRAIN_STEPS": "2",
+               "BATCH_SIZE": "2", "BUDGET": "2", "JOB_TIMEOUT": "60", "DEVICE": "cpu", "QUEUE_NAME": "admin-page",
+               "BASIC_AUTH_USER": USER, "BASIC_AUTH_PASS": PASSWORD}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        retrain_video(1, "clip-1", "job-1")
+    # A second video as the worker leaves it in the middle of a round (fine-tuning, step 30 of 120).
+    Store(tmp_path / "models").video(1, "clip-2").update_status(
+        state="training", round=0, frames=40, progress={"stage": "finetune", "done": 30, "total": 120})
+    return Settings.from_env()
+
+
+@pytest.fixture
+def served(trained_store):
+    server = make_server("127.0.0.1", 0, create_app(trained_store), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_api_clients_keep_json_and_the_page_needs_the_credentials(trained_store, redis):
+    client = create_app(trained_store).test_client()
+    assert client.get("/").json["status"] == "UP"  # health answer, open, for scripts and Label Studio
+    assert client.get("/", headers=HTML).status_code == 401
+    for path in ("/status/1", "/status/1/clip-1"):
+        assert client.get(path, headers=AUTH).is_json
+        assert client.get(path, headers={**AUTH, "Accept": "*/*"}).is_json
+        assert client.get(path, headers={**AUTH, "Accept": "application/json"}).is_json
+        assert client.get(path, headers=HTML).status_code == 401
+        page = client.get(path, headers={**HTML, **AUTH})
+        assert page.mimetype == "text/html" and b"clip-1" in page.data
+
+
+def test_the_admin_page_shows_what_status_answers(served, tmp_path):
+    answer = requests.get(f"{served}/status/1", headers=AUTH, timeout=10).json()
+    statuses = {status["video"]: status for status in answer["videos"]}
+    trained = statuses["clip-1"]
+    assert trained["round"] == 1 and trained["frames"] == N_FRAMES and trained["frames_labelled"] == len(LABELLED)
+    rounds = Store(Path(tmp_path / "models")).video(1, "clip-1").predictions()["frames"]
+
+    with open_browser(1200, 360, headers=AUTH) as driver:
+        driver.get(served + "/")
+        rows = driver.find_elements("css selector", "tr.video")
+        shown = {row.get_attribute("data-video"): row for row in rows}
+        assert set(shown) == set(statuses)
+        for video, status in statuses.items():
+            row = shown[video]
+            text = {name: row.find_element("css selector", "." + name).text
+                    for name in ("round", "labelled", "frames", "state")}
+            assert text == {"round": str(status["round"]), "labelled": str(status.get("frames_labelled") or 0),
+                            "frames": str(status["frames"]), "state": status["state"]}
+
+        running = shown["clip-2"]
+        bar = running.find_element("css selector", "progress")
+        assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("30", "120")
+        assert running.find_element("css selector", ".stage").text == "finetune"
+
+        cells = shown["clip-1"].find_elements("css selector", ".strip .cell")
+        assert [int(cell.get_attribute("data-frame")) for cell in cells] == list(range(N_FRAMES))
+        sources = [cell.get_attribute("class").split()[1] for cell in cells]
+        assert [frame for frame, source in enumerate(sources) if source == "human"] == list(LABELLED)
+        assert {frame for frame, source in enumerate(sources) if source == "selected"} == set(trained["selected"])
+        for frame, cell in enumerate(cells):
+            confidence = rounds[str(frame)]["confidence"]
+            assert (f"confidence {confidence}" in cell.get_attribute("title")) == (confidence is not None)
+        history = shown["clip-1"].find_elements("css selector", "table.history tr")
+        assert len(history) == 2 and history[1].text.startswith("1 ")  # header, then round 1
+
+        image = screenshot(driver, tmp_path / "admin-page.png")
+        assert image.shape[:2] == (360, 1200)
+        # the human frames' cells are drawn in the legend's blue (#2563eb) where the DOM puts them
+        first = cells[LABELLED[0]].rect
+        y, x = int(first["y"] + first["height"] / 2), int(first["x"] + first["width"] / 2)
+        assert tuple(int(v) for v in image[y, x]) == (0x25, 0x63, 0xEB)
+        save_for_readme(tmp_path / "admin-page.png", "admin-page.png")
+
+        driver.get(served + "/status/1/clip-1")  # one video: the same page, that row alone
+        assert [row.get_attribute("data-video") for row in driver.find_elements("css selector", "tr.video")] == \
+            ["clip-1"]
