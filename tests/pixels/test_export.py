@@ -139,3 +139,7 @@ def test_export_names_unknown_projects_and_videos(tmp_path, monkeypatch, capsys)
     assert vidseg_main(["export", "--project", "3", "--out", str(tmp_path / "o"),
                         "--label-config", str(tmp_path / "config.xml")]) == 0
     assert read_export(tmp_path / "o" / video_key("clip")).labels.shape == (3, 12, 16)
+    # Not a terminal (pytest's capture): plain progress lines, no carriage returns.
+    err = capsys.readouterr().err
+    assert "frames of clip read: 3/3 frames (100%)\n" in err and "frames of clip written: 3/3 frames (100%)\n" in err
+    assert "\r" not in err

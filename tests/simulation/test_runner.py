@@ -36,7 +36,8 @@ def test_a_tiny_run_writes_results_for_every_series(tmp_path, capsys):
                  "--out", str(out), "--strategies", "hvsa,uniform,warp", "--granularities", "frame,rectangle",
                  "--budget", "frame=1", "--budget", "rectangle=6", "--rounds", "2", "--steps", "8",
                  "--height", "32", "--width", "64", "--max-clicks", "100", "--target", "99.9"])
-    assert code == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
     results = json.loads((out / "results.json").read_text())
     series = {row["series"] for row in results["rows"]}
     assert series == {f"{s}/{g}" for s in ("hvsa", "uniform", "warp") for g in ("frame", "rectangle")}
@@ -48,7 +49,11 @@ def test_a_tiny_run_writes_results_for_every_series(tmp_path, capsys):
     assert results["full_clicks"] > frame_rows[-1]["clicks"]
     assert (out / "results.csv").read_text().startswith("series,")
     assert (out / "quality_vs_clicks.png").stat().st_size > 0
-    assert "hvsa/frame" in capsys.readouterr().out
+    assert "hvsa/frame" in captured.out
+    # Not a terminal: a plain progress line at the end of each series, its total the rounds still possible.
+    progress = [line for line in captured.err.splitlines() if line.startswith("series ")]
+    assert progress[0].startswith("series 1/6 hvsa/frame: 2/12 rounds (17%), mIoU ")
+    assert progress[-1].startswith("series 6/6 warp/rectangle: 12/12 rounds (100%)") and len(progress) == 6
 
 
 @pytest.mark.parametrize("extra, fragment", [
@@ -80,6 +85,7 @@ def test_pretrain_then_run_from_the_checkpoint(tmp_path, capsys):
     common = ["--frames", str(frames), "--labels", str(labels), "--ignore-index", "5", "--classes", "2",
               "--height", "32", "--width", "64", "--steps", "4"]
     assert main(["pretrain", *common, "--out", str(checkpoint)]) == 0
+    assert "pretrain: 4/4 steps (100%), loss " in capsys.readouterr().err  # the progress line in a log
     _, spec, extra = load_checkpoint(checkpoint)
     assert spec.classes == ("class 0", "class 1") and extra["steps"] == 4
     out = tmp_path / "run"
