@@ -27,7 +27,8 @@ def label_studio_executable() -> Path:
 
 
 class LabelStudio:
-    """``start()`` it, ``wait_ready()``, then ``url`` and ``token``; ``stop()`` ends its process group."""
+    """``start()`` it, ``wait_ready()``, then ``url`` and ``token``; ``stop()`` (or leaving its ``with``
+    block) ends its process group. The demo and the end-to-end tests both run Label Studio with it."""
 
     def __init__(self, data_dir: Path, frames_root: Path, port: int, env: dict[str, str]):
         self.data_dir, self.frames_root = Path(data_dir).resolve(), Path(frames_root).resolve()
@@ -36,6 +37,16 @@ class LabelStudio:
         self.log_path = self.data_dir / "label-studio.log"
         self.process: subprocess.Popen | None = None
         self.token = self._token()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+    def __enter__(self) -> LabelStudio:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def _token(self) -> str:
         """The token the admin was created with: a database made by an earlier run knows only that one."""
