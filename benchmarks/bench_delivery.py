@@ -1,6 +1,7 @@
 """Delivering a round's predictions to a real Label Studio 1.23.2: which way is fastest and correct.
 
-    .venv/bin/python benchmarks/bench_delivery.py [--frames 60] [--concurrency 4,8] [--url URL --token T]
+    .venv/bin/python benchmarks/bench_delivery.py [--frames 60] [--concurrency 4,8] [--patch 4] [--only-pool]
+                                                  [--url URL --token T]
 
 Starts Label Studio from .ls-venv as the e2e tests do (or uses --url/--token), and for each
 alternative creates a fresh brush project of `--frames` frame tasks, then pushes realistic 720p
@@ -9,9 +10,11 @@ about 250 KB of JSON a frame), twice: round 1 creates the predictions, round 2 r
 with other masks. Printed per alternative and round: requests, seconds per frame, and whether
 Label Studio ends with exactly one prediction per task carrying our score and cluster.
 
-(a) sequential `upsert_prediction`, one task at a time (the worker before);
-(b) `deliver_predictions` with a pool of N threads (the worker now), plus a round 3 with nothing
-    changed (skipped: no request);
+(a) sequential `upsert_prediction` (PATCH in place), one task at a time (the worker before);
+(b) `deliver_predictions` with a pool of N threads (the worker now: each changed frame recreated,
+    POST + DELETE, so Label Studio shows it as new, its regions noted with the round), plus a
+    round 3 with nothing changed (skipped: no request);
+(b') the same pool, but patching in place (`--patch 4`: how the pool worked before recreating);
 (c) bulk `POST /api/projects/{id}/import/predictions`, in batches of --batch;
 (d) the same after deleting each task's old prediction (one DELETE per task) so none is doubled.
 """
@@ -121,9 +124,11 @@ def sequential(client, counter, n_frames, rounds) -> None:
                check(client, project, wanted))
 
 
-def pooled(client, counter, n_frames, rounds, concurrency) -> None:
+def pooled(client, counter, n_frames, rounds, concurrency, patch=False) -> None:
     from vidseg.labelstudio.delivery import deliver_predictions
 
+    if patch:  # the pool as it was: PATCH in place (created_at stays the first round's)
+        client.replace_prediction, replace = client.upsert_prediction, client.replace_prediction
     project, _ = new_project(client, f"bench pool {concurrency}", n_frames)
     stored: dict[int, dict] = {}
     for number, results in enumerate([*rounds, rounds[-1]], start=1):
@@ -136,10 +141,13 @@ def pooled(client, counter, n_frames, rounds, concurrency) -> None:
             client, project, VERSION, zip(tasks, with_ids, strict=True),
             previous=lambda task: stored.get(task["id"]),
             record=lambda task, entry: stored.__setitem__(task["id"], json.loads(json.dumps(entry))),
-            concurrency=concurrency)
-        label = f"(b) pool of {concurrency}, round {number}" + (" unchanged" if number > len(rounds) else "")
+            concurrency=concurrency, round_number=number)
+        label = (f"(b') pool of {concurrency}, PATCH, round {number}" if patch
+                 else f"(b) pool of {concurrency}, round {number}") + (" unchanged" if number > len(rounds) else "")
         report(label, time.perf_counter() - started, n_frames, counter.take(),
                f"{check(client, project, wanted)} (pushed {done.pushed}, skipped {done.skipped})")
+    if patch:
+        client.replace_prediction = replace
 
 
 def bulk(client, counter, n_frames, rounds, batch, delete_first=False) -> None:
@@ -178,6 +186,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--concurrency", default="4,8", help="pool sizes to measure, comma separated")
+    parser.add_argument("--patch", default="4", help="pool sizes to measure patching in place (b'), comma separated")
+    parser.add_argument("--only-pool", action="store_true", help="measure (b) and (b') only")
     parser.add_argument("--batch", type=int, default=20, help="predictions per bulk import request")
     parser.add_argument("--url", help="a running Label Studio (default: start one from .ls-venv)")
     parser.add_argument("--token", help="its legacy API token")
@@ -201,12 +211,16 @@ def main() -> None:
         try:
             client = LabelStudioClient(url, token)
             counter = CountingClient(client)
-            sizes(client, rounds[0])
-            sequential(client, counter, args.frames, rounds)
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
+            if not args.only_pool:
+                sizes(client, rounds[0])
+                sequential(client, counter, args.frames, rounds)
+            for concurrency in (int(c) for c in args.concurrency.split(",") if c):
                 pooled(client, counter, args.frames, rounds, concurrency)
-            bulk(client, counter, args.frames, rounds, args.batch)
-            bulk(client, counter, args.frames, rounds, args.batch, delete_first=True)
+            for concurrency in (int(c) for c in args.patch.split(",") if c):
+                pooled(client, counter, args.frames, rounds, concurrency, patch=True)
+            if not args.only_pool:
+                bulk(client, counter, args.frames, rounds, args.batch)
+                bulk(client, counter, args.frames, rounds, args.batch, delete_first=True)
         finally:
             if server is not None:
                 server.stop()

@@ -1,15 +1,20 @@
-"""Delivering a round's predictions to Label Studio: concurrent, bounded, and only what changed.
+"""Delivering a round's predictions to Label Studio: concurrent, bounded, fresh, and only what changed.
 
 Every frame task keeps exactly one prediction of the project's ``model_version``, with ``score`` and
-``cluster`` (uncertainty sampling reads both). Per task that is one POST the first time and one PATCH
-after; Label Studio's bulk ``import/predictions`` cannot replace it: it drops ``cluster`` and adds a
-second prediction on every import (measured in benchmarks/bench_delivery.py, see the README).
+``cluster`` (uncertainty sampling reads both). A changed frame's prediction is recreated, not patched:
+one POST, then one DELETE of the old one. Label Studio's labelling interface shows a prediction as
+"<model_version> · <created_at, as an age>", and a PATCH keeps ``created_at``, so a prediction
+refreshed a minute ago would read as old as the first round. Each delivered region also carries
+``meta.text`` naming the round ("vidseg round 3, delivered 2025-06-01 12:34 UTC"), which the
+interface shows in the details of a selected region. Label Studio's bulk ``import/predictions``
+cannot replace a prediction: it drops ``cluster`` and adds a second prediction on every import
+(measured in benchmarks/bench_delivery.py, see the README).
 
 So the round's entries stream through a small thread pool (``concurrency`` requests in flight, at
 most twice that many entries waiting), and an entry equal to the one the previous round delivered
 to the same task sends nothing at all.
 
-    report = deliver_predictions(client, project, "vidseg", zip(tasks, entries),
+    report = deliver_predictions(client, project, "vidseg", zip(tasks, entries), round_number=3,
                                  previous=lambda task: store.prediction(frame_of(task)),
                                  record=lambda task, entry: writer.add(frame_of(task), entry))
 """
@@ -22,6 +27,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from vidseg.labelstudio.client import LabelStudioClient, LabelStudioError, own_predictions
 
@@ -40,7 +46,8 @@ class DeliveryError(LabelStudioError):
 
 @dataclass
 class DeliveryReport:
-    """What one delivery did: predictions sent (one POST or PATCH each) and frames left as they were."""
+    """What one delivery did: predictions sent (recreated: one POST, plus a DELETE of the old one) and
+    frames left as they were."""
 
     pushed: int = 0
     skipped: int = 0
@@ -65,6 +72,20 @@ def unchanged(task: dict, entry: dict, previous: dict | None, model_version: str
             and previous.get("result") == _as_stored(entry["result"]))
 
 
+def round_note(model_version: str, round_number: int | None, when: datetime) -> str:
+    """The text each delivered region shows in Label Studio's region details: which round made it, and when."""
+    made = model_version if round_number is None else f"{model_version} round {round_number}"
+    return f"{made}, delivered {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def with_note(result: list[dict], note: str) -> list[dict]:
+    """``result`` with ``note`` as every region's ``meta.text`` (other meta kept); relations unchanged.
+    Only what is sent carries it: the store keeps the plain result, so comparing rounds ignores it."""
+    return [region if region.get("type") == "relation" else {**region, "meta": {**(region.get("meta") or {}),
+                                                                                 "text": [note]}}
+            for region in result]
+
+
 def _as_stored(result: list[dict]) -> list:
     """The result as the store gives it back (through JSON: tuples become lists)."""
     return json.loads(json.dumps(result))
@@ -80,11 +101,14 @@ def deliver_predictions(
     record: Callable[[dict, dict], None] = lambda task, entry: None,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[int], None] = lambda done: None,
+    round_number: int | None = None,
 ) -> DeliveryReport:
     """Push each task's entry ({"result", "score", "cluster", ...}) as its one prediction of
-    ``model_version``, ``concurrency`` requests at a time, skipping entries :func:`unchanged` since
-    ``previous(task)`` (the last round's entry); ``record(task, entry)`` runs for every entry after
-    its previous one was read (it writes the new round). Entries are consumed one at a time.
+    ``model_version`` (recreated, so Label Studio shows it as new; its regions noted with
+    :func:`round_note`), ``concurrency`` tasks at a time, skipping entries :func:`unchanged` since
+    ``previous(task)`` (the last round's entry): those keep the prediction, time and note of the round
+    that last changed them. ``record(task, entry)`` runs for every entry, unnoted, after its previous
+    one was read (it writes the new round). Entries are consumed one at a time.
 
     Raises DeliveryError (task id, HTTP status, Label Studio's message) on the first push that fails
     after the client's retries; entries after it are not pushed.
@@ -94,11 +118,12 @@ def deliver_predictions(
     report = DeliveryReport()
     slots = threading.BoundedSemaphore(2 * concurrency)  # entries in flight or waiting: memory stays bounded
     failures: list[Exception] = []  # appended from the pool's threads; the loop stops at the first
+    note = round_note(model_version, round_number, datetime.now(UTC))
 
     def push(task: dict, entry: dict) -> None:
         try:
-            client.upsert_prediction(task, entry["result"], entry["score"], model_version, entry["cluster"],
-                                     project=project)
+            client.replace_prediction(task, with_note(entry["result"], note), entry["score"], model_version,
+                                      entry["cluster"], project=project)
         except LabelStudioError as error:
             failures.append(DeliveryError(task["id"], error))
         except Exception as error:  # noqa: BLE001 - a future would keep it unseen; raised below
