@@ -148,7 +148,8 @@ def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, p
             client, project, settings.model_version, zip(tasks, entries, strict=True),
             previous=lambda task: store.prediction(_frame_number(task, settings)) if same_version else None,
             record=lambda task, entry: writer.add(_frame_number(task, settings), entry),
-            concurrency=settings.delivery_concurrency, progress=lambda done: progress("publish", done, len(tasks)))
+            concurrency=settings.delivery_concurrency, round_number=round_number,
+            progress=lambda done: progress("publish", done, len(tasks)))
         client.set_project_sampling(project, model_version=settings.model_version)
 
 
