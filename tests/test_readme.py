@@ -15,7 +15,7 @@ def test_every_environment_variable_is_documented():
 
 def test_quickstart_commands_exist_in_the_makefile():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
-    for target in ("run", "test"):
+    for target in ("run", "test", "demo"):
         assert f"make {target}" in README and f"\n{target}:" in makefile
 
 
