@@ -53,14 +53,27 @@ def retrain_video(project: int, video: str, job_id: str) -> dict:
             except Exception as error:
                 store.update_status(state="failed", last_error=failure_reason(error), failed_at=time.time())
                 raise
-            store.update_status(state="idle", last_error=None,
-                                last_duration_s=round(time.perf_counter() - started, 2),
-                                last_trained_at=time.time(), progress=None, **outcome)
+            duration, finished = round(time.perf_counter() - started, 2), time.time()
+            store.update_status(state="idle", last_error=None, last_duration_s=duration, last_trained_at=finished,
+                                progress=None, history=_history(store.status(), outcome, duration, finished),
+                                **outcome)
     except Exception as error:
         record_job(redis, "failed", clock.finish(), reason=failure_label(error), failed_stage=clock.stage)
         raise
     record_job(redis, "succeeded", clock.finish())
     return outcome
+
+
+HISTORY_ROUNDS = 20
+"""Rounds the status keeps (the admin page shows them)."""
+
+
+def _history(status: dict, outcome: dict, duration: float, finished: float) -> list[dict]:
+    """The status's round history with this round appended, the last HISTORY_ROUNDS, newest last."""
+    entry = {"round": outcome["round"], "finished_at": finished, "duration_s": duration,
+             "frames_labelled": outcome["frames_labelled"], "selected": outcome["selected"][:50],
+             "selected_by": outcome["selected_by"]}
+    return [*status.get("history", []), entry][-HISTORY_ROUNDS:]
 
 
 def train_and_publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int,
