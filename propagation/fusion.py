@@ -18,6 +18,7 @@ half-life of 8 frames and weight 0.1, a label carried about 26 frames through co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -165,6 +166,16 @@ def _fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tup
     return upsampled_argmax(total.numpy(), size, UNKNOWN), _resized(confidence[None].numpy(), size)[0].numpy()
 
 
+class DeliveredFrame(NamedTuple):
+    labels: np.ndarray
+    """(H, W) int32, UNKNOWN where nothing decides."""
+    confidence: float
+    """The frame's mean winning share of the votes, a human label counting 1."""
+    sources: dict[str, float]
+    """Share of the frame's pixels labelled by a human, reached by carried labels (fused with the
+    network) and decided by the network alone."""
+
+
 class Delivery:
     """The labels a round delivers, fused one frame at a time when asked, so a long video's labels
     never sit in memory at full resolution: human labels (F, H, W) win, the fusion of carried votes
@@ -181,30 +192,40 @@ class Delivery:
     def size(self) -> tuple[int, int]:
         return tuple(self.human.shape[1:])
 
-    def frame(self, t: int) -> tuple[np.ndarray, float]:
-        """(labels (H, W) int32, UNKNOWN where nothing decides; confidence: the frame's mean winning
-        share of the votes, a human label counting 1)."""
+    def frame(self, t: int) -> DeliveredFrame:
+        """Frame ``t``'s delivered labels, their confidence and where they come from."""
         human = self.human[t]
+        by_human = human != UNKNOWN
         if self.votes is None and self.network is None:
-            return human.astype(np.int32), float((human != UNKNOWN).mean())
-        fused, sure = _fused_frame(None if self.votes is None else self.votes[t],
-                                   None if self.network is None else self.network[t], self.size, self.network_weight)
-        return overlay_known(human, fused).astype(np.int32), float(np.where(human != UNKNOWN, 1.0, sure).mean())
+            return DeliveredFrame(human.astype(np.int32), float(by_human.mean()),
+                                  {"human": float(by_human.mean()), "carried": 0.0, "network": 0.0})
+        votes = None if self.votes is None else self.votes[t]
+        fused, sure = _fused_frame(votes, None if self.network is None else self.network[t], self.size,
+                                   self.network_weight)
+        labels = overlay_known(human, fused).astype(np.int32)
+        carried = ~by_human
+        if votes is not None:
+            carried &= resize_nearest(np.asarray(votes, np.float32).sum(axis=0) > 0, self.size)
+        else:
+            carried &= False
+        network = ~by_human & ~carried & (labels != UNKNOWN)
+        sources = {"human": float(by_human.mean()), "carried": float(carried.mean()), "network": float(network.mean())}
+        return DeliveredFrame(labels, float(np.where(by_human, 1.0, sure).mean()), sources)
 
     def labels(self) -> np.ndarray:
         """(F, H, W) int32, every frame (short videos)."""
-        return np.stack([self.frame(t)[0] for t in range(len(self))])
+        return np.stack([self.frame(t).labels for t in range(len(self))])
 
     def confidences(self) -> np.ndarray:
         """(F,) float32 per-frame confidence."""
-        return np.array([self.frame(t)[1] for t in range(len(self))], np.float32)
+        return np.array([self.frame(t).confidence for t in range(len(self))], np.float32)
 
 
 def fuse_labels(human, votes, network, network_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """Every frame of a `Delivery` at once: (labels (F, H, W) int32, confidence (F,) float32)."""
     delivery = Delivery(human, votes, network, network_weight)
     frames = [delivery.frame(t) for t in range(len(delivery))]
-    return np.stack([f[0] for f in frames]), np.array([f[1] for f in frames], np.float32)
+    return np.stack([f.labels for f in frames]), np.array([f.confidence for f in frames], np.float32)
 
 
 def reliable_label_map(votes: np.ndarray, min_weight: float) -> np.ndarray:

@@ -163,6 +163,9 @@ def test_the_fusion_baseline_delivers_carried_votes_without_a_network():
     assert (result.delivered.labels()[1:4] == truth[1:4]).mean() > 0.97
     confidence = result.delivered.confidences()
     assert confidence.shape == (5,) and confidence[0] == 1.0
+    sources = [result.delivered.frame(t).sources for t in range(5)]
+    assert sources[0] == {"human": 1.0, "carried": 0.0, "network": 0.0}
+    assert sources[2]["carried"] > 0.9 and sources[2]["human"] == 0.0 and sources[2]["network"] == 0.0
 
 
 def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
@@ -172,6 +175,8 @@ def test_a_learning_round_reports_the_confidence_of_what_it_delivers():
     result = _round("uniform", human)
     confidence = result.delivered.confidences()
     assert confidence.shape == (5,) and confidence[2] == 1.0
+    assert result.delivered.frame(2).sources["human"] == 1.0
+    assert sum(result.delivered.frame(0).sources.values()) == 1.0  # every pixel has one source
     assert (0 < confidence).all() and (confidence <= 1).all()
 
 

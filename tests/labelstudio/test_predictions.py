@@ -44,6 +44,8 @@ def test_frame_predictions_keep_human_labels_and_order_the_queue():
     assert scores[2] < scores[1] < scores[0]  # selected, then unlabelled, then labelled
     assert entries[2]["cluster"] == 0 and entries[1]["cluster"] is None
     assert entries[0]["confidence"] == 1.0 and entries[2]["confidence"] == 0.7
+    assert entries[0]["sources"] == {"human": 1.0, "carried": 0.0, "network": 0.0}
+    assert entries[1]["sources"] == {"human": 0.0, "carried": 0.0, "network": 1.0}
 
 
 def test_rectangle_samples_are_shown_as_focus_rectangles():

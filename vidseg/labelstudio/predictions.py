@@ -22,7 +22,8 @@ def frame_results(
     delivered=None,
 ) -> Iterator[dict]:
     """One entry per task, in order, made one frame at a time: {"task_id", "result", "score",
-    "cluster", "confidence"}.
+    "cluster", "confidence", "sources"} (sources: share of the frame's pixels labelled by a human,
+    reached by carried labels, decided by the network alone).
 
     human: (F, H, W) human labels (an array or SparseLabels; UNKNOWN where none); delivered: the
     round's `Delivery` (labels and confidence a frame at a time) or None before the first training.
@@ -39,14 +40,15 @@ def frame_results(
     labelled_frames = SparseLabels.from_dense(human).labelled_frames()
     scores, clusters = frame_priorities(n_frames, selected_frames, frame_uncertainty, labelled_frames)
     for frame, task in enumerate(tasks):
-        confidence = None
+        confidence = sources = None
         label_map = human[frame]
         if delivered is not None:
-            fused, confidence = delivered.frame(frame)
+            fused, confidence, sources = delivered.frame(frame)
             label_map = overlay_known(label_map, fused)
         result = label_map_to_results(label_map, config)
         chosen = selection.ids[selected_frames == frame]
         if len(chosen):
             result += granularity.focus_results(units, chosen, config, label_map)
         yield {"task_id": task["id"], "result": result, "score": float(scores[frame]), "cluster": clusters[frame],
-               "confidence": None if confidence is None else round(float(confidence), 4)}
+               "confidence": None if confidence is None else round(float(confidence), 4),
+               "sources": None if sources is None else {name: round(share, 4) for name, share in sources.items()}}
