@@ -4,12 +4,14 @@ Per project and video: round, frames labelled / total, state with the running st
 last duration and error, the queue, a strip with one cell per frame and the round history.
 
 The strip colours a frame by where its labels come from, read from the current round's stored
-entries (vidseg.labelstudio.priorities): score 1.0 is a frame with human labels; a cluster marks
-a frame selected for labelling next; every other frame is predicted, shaded by its confidence
-(the fusion's mean winning vote share). The store keeps no per-frame split between labels carried
-along the flow and the network's, so "predicted" covers both. Entries are read one per cell and
-a long video gets at most MAX_CELLS cells, each showing the frame in its middle: the page stays
-cheap however long the video is.
+entries: their `sources` (share of the frame's pixels labelled by a human, carried along the flow,
+decided by the network alone) name the dominant source, human, carried or network; the carried and
+network colours are shaded by the frame's confidence (the fusion's mean winning vote share). A
+cluster (vidseg.labelstudio.priorities) marks a frame selected for labelling next, drawn as a bar
+over its source's colour. Entries of rounds before `sources` was stored fall back to the score:
+1.0 is human, any other frame "predicted" (carried and network together). Entries are read one per
+cell and a long video gets at most MAX_CELLS cells, each showing the frame in its middle: the page
+stays cheap however long the video is.
 
 History: the `history` list of status.json when the worker keeps one, else the latest round alone.
 """
@@ -36,8 +38,9 @@ def project_ids(model_dir: Path) -> list[int]:
 
 
 def frame_strip(store: Store, project: int, status: dict, max_cells: int = MAX_CELLS) -> list[dict]:
-    """Cells of the frame strip: {"first", "last", "frame", "source", "confidence"}; source is
-    "human", "selected", "predicted" or "none" (no entry in the current round)."""
+    """Cells of the frame strip: {"first", "last", "frame", "source", "selected", "confidence", "sources"};
+    source is "human", "carried", "network", "predicted" (an older entry without sources) or "none"
+    (no entry in the current round); selected is True for a frame selected for labelling next."""
     n_frames = int(status.get("frames") or 0)
     if n_frames <= 0:
         return []
@@ -48,17 +51,32 @@ def frame_strip(store: Store, project: int, status: dict, max_cells: int = MAX_C
     strip = []
     for (first, last), frame, found in zip(bounds, shown, entries, strict=True):
         entry = found[0] if found else None
-        strip.append({"first": first, "last": last, "frame": frame, "source": _source(entry),
-                      "confidence": None if entry is None else entry.get("confidence")})
+        strip.append({"first": first, "last": last, "frame": frame, "source": source_of(entry),
+                      "selected": entry is not None and entry.get("cluster") is not None,
+                      "confidence": None if entry is None else entry.get("confidence"),
+                      "sources": _shares(entry)})
     return strip
 
 
-def _source(entry: dict | None) -> str:
+SOURCES = ("human", "carried", "network")
+
+
+def source_of(entry: dict | None) -> str:
+    """Where a stored entry's labels mostly come from: the largest of its `sources` shares (ties to
+    the earlier of human, carried, network); without them, human for score 1.0, else "predicted"."""
     if entry is None:
         return "none"
-    if float(entry.get("score") or 0.0) >= 1.0:
-        return "human"
-    return "selected" if entry.get("cluster") is not None else "predicted"
+    shares = _shares(entry)
+    if shares and max(shares.values()) > 0:
+        return max(SOURCES, key=lambda name: shares.get(name, 0.0))
+    return "human" if float(entry.get("score") or 0.0) >= 1.0 else "predicted"
+
+
+def _shares(entry: dict | None) -> dict[str, float] | None:
+    sources = None if entry is None else entry.get("sources")
+    if not isinstance(sources, dict):
+        return None
+    return {name: float(sources.get(name) or 0.0) for name in SOURCES}
 
 
 def history(status: dict) -> list[dict]:
@@ -91,21 +109,26 @@ def _when(timestamp) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+HUES = {"carried": 275, "network": 140, "predicted": 140}
+"""Carried violet, network alone green (as are older entries' "predicted" frames)."""
+
+
 def _cell_colour(cell: dict) -> str:
-    """Human blue, selected orange, predicted green from pale (unsure) to dark (sure), none grey."""
+    """Human blue; carried violet and network green from pale (unsure) to dark (sure); none grey."""
     if cell["source"] == "human":
         return "#2563eb"
-    if cell["source"] == "selected":
-        return "#f59e0b"
-    if cell["source"] == "predicted":
+    if cell["source"] in HUES:
         confidence = min(max(float(cell["confidence"] or 0.0), 0.0), 1.0)
-        return f"hsl(140, 60%, {88 - 58 * confidence:.0f}%)"
+        return f"hsl({HUES[cell['source']]}, 60%, {88 - 58 * confidence:.0f}%)"
     return "#d1d5db"
 
 
 def _describe(cell: dict) -> str:
+    shares = "" if not cell["sources"] else \
+        " (" + ", ".join(f"{name} {share:.0%}" for name, share in cell["sources"].items()) + ")"
     confidence = "" if cell["confidence"] is None else f", confidence {cell['confidence']}"
-    return f"frames {cell['first']}-{cell['last']}: {cell['source']}{confidence}"
+    selected = ", selected for labelling next" if cell["selected"] else ""
+    return f"frames {cell['first']}-{cell['last']}: {cell['source']}{shares}{confidence}{selected}"
 
 
 def _selection(row: dict) -> str:
@@ -127,15 +150,20 @@ th, .last { white-space: nowrap; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: .3em .7em; text-align: left; vertical-align: top; }
 .strip { display: flex; gap: 1px; width: 400px; height: 22px; }
 .strip span { flex: 1; }
+.legend .pair { margin-left: 0; }
+.strip .selected { box-shadow: inset 0 8px 0 #f59e0b; }
+.legend .selected { box-shadow: inset 0 5px 0 #f59e0b; }
 .error { color: #b91c1c; max-width: 28em; }
 .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 .3em 0 1em; vertical-align: middle; }
 details table { margin: .3em 0; } details th, details td { padding: .1em .5em; }
 </style></head><body>
 <h1>vidseg</h1>
-<p class="legend">Frames:<span style="background:#2563eb"></span>human labels
-<span style="background:#f59e0b"></span>selected for labelling next
-<span style="background:hsl(140,60%,82%)"></span><span style="background:hsl(140,60%,30%)"></span>predicted,
-pale to dark by confidence <span style="background:#d1d5db"></span>no prediction yet</p>
+<p class="legend">Frames by where most labels come from:<span style="background:#2563eb"></span>human
+<span style="background:hsl(275,60%,82%)"></span><span class="pair" style="background:hsl(275,60%,30%)"></span>
+carried along the flow<span style="background:hsl(140,60%,82%)"></span>
+<span class="pair" style="background:hsl(140,60%,30%)"></span>network alone (older rounds: predicted), paler when unsure
+<span class="selected" style="background:#d1d5db"></span>selected next
+<span style="background:#d1d5db"></span>no prediction yet</p>
 {% for project in projects %}
 <h2>Project {{ project.project }}</h2>
 {% if not project.videos %}<p>No video has been queued yet.</p>{% else %}
@@ -156,7 +184,8 @@ pale to dark by confidence <span style="background:#d1d5db"></span>no prediction
 <td class="last">{% if video.last_duration_s is number %}<span class="duration">{{ video.last_duration_s }}</span> s
 <br>{{ video.last_trained_at | when }}{% else %}-{% endif %}
 {% if video.last_error %}<div class="error">{{ video.last_error }}</div>{% endif %}</td>
-<td><div class="strip">{% for cell in video.strip %}<span class="cell {{ cell.source }}" data-frame="{{ cell.frame }}"
+<td><div class="strip">{% for cell in video.strip %}<span
+ class="cell {{ cell.source }}{{ ' selected' if cell.selected }}" data-frame="{{ cell.frame }}"
  title="{{ cell | describe }}"
  style="background: {{ cell | colour }}"></span>{% endfor %}</div>
 {% if video.rounds %}<details open><summary>history</summary>

@@ -12,6 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
+import cv2
 import pytest
 import requests
 from browser import open_browser, save_for_readme, screenshot
@@ -101,12 +102,20 @@ def test_the_admin_page_shows_what_status_answers(served, tmp_path):
 
         cells = shown["clip-1"].find_elements("css selector", ".strip .cell")
         assert [int(cell.get_attribute("data-frame")) for cell in cells] == list(range(N_FRAMES))
-        sources = [cell.get_attribute("class").split()[1] for cell in cells]
+        classes = [cell.get_attribute("class").split() for cell in cells]
+        sources = [names[1] for names in classes]
         assert [frame for frame, source in enumerate(sources) if source == "human"] == list(LABELLED)
-        assert {frame for frame, source in enumerate(sources) if source == "selected"} == set(trained["selected"])
+        assert {frame for frame, names in enumerate(classes) if "selected" in names} == set(trained["selected"])
         for frame, cell in enumerate(cells):
-            confidence = rounds[str(frame)]["confidence"]
+            entry = rounds[str(frame)]
+            # each cell's source is the dominant one of its stored entry's shares
+            assert entry["sources"] and sources[frame] == max(("human", "carried", "network"),
+                                                              key=lambda name: entry["sources"][name])
+            confidence = entry["confidence"]
             assert (f"confidence {confidence}" in cell.get_attribute("title")) == (confidence is not None)
+        between = [frame for frame in range(LABELLED[0] + 1, LABELLED[1]) if sources[frame] == "carried"]
+        assert between, f"no frame between the labelled ones shows carried labels: {sources}"
+        assert rounds[str(between[0])]["sources"]["carried"] > 0.5
         history = shown["clip-1"].find_elements("css selector", "table.history tr")
         assert len(history) == 2 and history[1].text.startswith("1 ")  # header, then round 1
 
@@ -116,6 +125,11 @@ def test_the_admin_page_shows_what_status_answers(served, tmp_path):
         first = cells[LABELLED[0]].rect
         y, x = int(first["y"] + first["height"] / 2), int(first["x"] + first["width"] / 2)
         assert tuple(int(v) for v in image[y, x]) == (0x25, 0x63, 0xEB)
+        # and a carried frame's cell below its selection bar in the legend's violet (hue 275)
+        carried = cells[between[0]].rect
+        y, x = int(carried["y"] + carried["height"] - 3), int(carried["x"] + carried["width"] / 2)
+        hue = int(cv2.cvtColor(image[y:y + 1, x:x + 1], cv2.COLOR_RGB2HSV_FULL)[0, 0, 0]) * 360 / 256
+        assert 255 < hue < 295, hue
         save_for_readme(tmp_path / "admin-page.png", "admin-page.png")
 
         driver.get(served + "/status/1/clip-1")  # one video: the same page, that row alone
