@@ -23,6 +23,7 @@ from vidseg.labelstudio.config import parse_label_config
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
+VIDEO = "flow-clip"  # its own frame folder under the session's Label Studio document root
 CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
           '<Label value="Road"/><Label value="Car"/></BrushLabels></View>')
 N_FRAMES, HEIGHT, WIDTH = 8, 48, 64
@@ -95,21 +96,21 @@ def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_cl
     project = ls_client.create_project("e2e video", CONFIG)["id"]
     admin = dict(env)
     subprocess.run([sys.executable, "-m", "vidseg", "import-video", str(tmp_path / "source"), "--project",
-                    str(project), "--video", "clip-1", "--document-root", str(label_studio.frames_root)],
+                    str(project), "--video", VIDEO, "--document-root", str(label_studio.frames_root)],
                    cwd=REPO, env=admin, check=True, timeout=120)
     connected = subprocess.run([sys.executable, "-m", "vidseg", "connect", "--project", str(project),
                                 "--backend-url", url], cwd=REPO, env=admin, check=True, timeout=120,
                                capture_output=True, text=True)
     assert "connected ML backend" in connected.stdout
 
-    tasks = ls_client.video_tasks(project, "clip-1")
+    tasks = ls_client.video_tasks(project, VIDEO)
     assert [t["data"]["frame"] for t in tasks] == list(range(N_FRAMES))
     config = parse_label_config(CONFIG)
     for frame in (1, 6):
         ls_client.create_annotation(tasks[frame]["id"], label_map_to_results(truth[frame], config))
 
     def retrained():
-        status = requests.get(f"{url}/status/{project}/clip-1", timeout=5).json()["videos"][0]
+        status = requests.get(f"{url}/status/{project}/{VIDEO}", timeout=5).json()["videos"][0]
         if status.get("state") == "failed":
             raise AssertionError(f"the job failed: {status.get('last_error')}\n{log.read_text()[-3000:]}")
         done = status.get("frames_labelled") == 2 and status.get("state") == "idle"
@@ -120,7 +121,7 @@ def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_cl
     selected = set(status["selected"])
     assert len(selected) == 2 and not selected & {1, 6}
 
-    tasks = ls_client.video_tasks(project, "clip-1")
+    tasks = ls_client.video_tasks(project, VIDEO)
     for task in tasks:
         own = [p for p in task["predictions"] if p["model_version"] == "vidseg"]
         assert len(own) == 1, f"task {task['id']} has {len(own)} predictions of the backend"
