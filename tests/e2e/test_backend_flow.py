@@ -9,20 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import requests
+from backend_process import REPO, serving_backend
+from backend_process import wait_for as _wait
 
 from propagation.labels import UNKNOWN
 from vidseg.labelstudio.brush import label_map_to_results, results_to_label_map
 from vidseg.labelstudio.config import parse_label_config
 
 pytestmark = pytest.mark.e2e
-REPO = Path(__file__).resolve().parents[2]
 VIDEO = "flow-clip"  # its own frame folder under the session's Label Studio document root
 CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
           '<Label value="Road"/><Label value="Car"/></BrushLabels></View>')
@@ -44,50 +44,16 @@ def synthetic_video(folder: Path) -> np.ndarray:
     return labels
 
 
-def _wait(check, timeout: float, what: str, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 @pytest.fixture
 def backend(label_studio, tmp_path):
-    from vidseg.redis_server import free_port
-
-    port = free_port()
     env = dict(
         os.environ, MODEL_DIR=str(tmp_path / "models"), LABEL_STUDIO_URL=label_studio.url,
         LABEL_STUDIO_API_KEY=label_studio.token, WORK_HEIGHT="64", WORK_WIDTH="64", TRAIN_STEPS="15",
         BUDGET="2", PYTHONUNBUFFERED="1",
     )
     env.pop("REDIS_URL", None)  # the embedded default: serve starts its own Redis
-    log = (tmp_path / "backend.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vidseg", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--web-workers", "1", "--grace", "20"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        try:
-            return requests.get(f"{url}/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    try:
-        _wait(healthy, 60, "the backend's /health")
+    with serving_backend(env, tmp_path / "backend.log", "--web-workers", "1", "--grace", "20") as url:
         yield url, env, tmp_path / "backend.log"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
 
 
 def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_client, backend, tmp_path):

@@ -17,15 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import requests
 
 from vidseg.labelstudio.brush import label_map_to_results
 from vidseg.labelstudio.config import parse_label_config
-from vidseg.redis_server import free_port, start_private_redis
+from vidseg.redis_server import start_private_redis
 from vidseg.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_backend_flow import _wait  # noqa: E402
+from backend_process import serving_backend  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -49,35 +48,15 @@ def varied_video(folder: Path) -> None:
 def web_only(label_studio, tmp_path):
     """The web app on a Redis the admin commands can reach too; no worker. Yields (url, env)."""
     redis = start_private_redis(tmp_path / "redis")
-    port = free_port()
     env = dict(
         os.environ, MODEL_DIR=str(tmp_path / "models"), REDIS_URL=redis.url, LABEL_STUDIO_URL=label_studio.url,
         LABEL_STUDIO_API_KEY=label_studio.token, WORK_HEIGHT="64", WORK_WIDTH="64", TRAIN_STEPS="5",
         BUDGET=str(BUDGET), QUEUE_NAME="first-frames", PYTHONUNBUFFERED="1",
     )
-    log = (tmp_path / "web.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vidseg", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "0",
-         "--web-workers", "1", "--grace", "5"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        try:
-            return requests.get(f"{url}/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
     try:
-        _wait(healthy, 60, "the backend's /health")
-        yield url, env
+        with serving_backend(env, tmp_path / "web.log", "--workers", "0", "--web-workers", "1", "--grace", "5") as url:
+            yield url, env
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
         redis.stop()
 
 
