@@ -20,6 +20,7 @@ from vidseg.labelstudio.client import LabelStudioClient
 from vidseg.redis_server import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
+from backend_process import wait_for  # noqa: E402
 from label_studio_server import label_studio_executable  # noqa: E402
 
 pytestmark = pytest.mark.e2e
@@ -39,16 +40,6 @@ def processes_mentioning(text: str) -> list[int]:
         except OSError:  # gone, or not ours
             continue
     return found
-
-
-def until(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
 
 
 def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_path):
@@ -76,8 +67,8 @@ def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_pat
 
     try:
         try:
-            url = until(lambda: printed(r"Label Studio: (http://\S+)/projects/(\d+)/data") or demo.poll() is not None,
-                        240, "the demo's URL")
+            url = wait_for(lambda: printed(r"Label Studio: (http://\S+)/projects/(\d+)/data")
+                           or demo.poll() is not None, 240, "the demo's URL")
         except AssertionError:
             raise AssertionError("".join(output)) from None
         assert url is not True, f"the demo exited with {demo.returncode}:\n{''.join(output)}"
@@ -96,7 +87,7 @@ def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_pat
             tasks = client.video_tasks(project, "shapes")
             return all(any(p["model_version"] == "vidseg" for p in task["predictions"]) for task in tasks)
 
-        until(predicted, 120, f"the first round's predictions (backend log: {directory / 'backend.log'})")
+        wait_for(predicted, 120, f"the first round's predictions (backend log: {directory / 'backend.log'})")
     finally:
         os.kill(demo.pid, signal.SIGINT)  # what Ctrl-C sends it (its children are in groups of their own)
         try:
