@@ -33,14 +33,15 @@ TOLERANCE = 2.0  # image pixels
 
 @pytest.fixture
 def rectangle_project(label_studio, ls_client, monkeypatch, tmp_path, redis_url, redis):
-    """A project whose video clip-1 had one real round, rectangle granularity, frames 1 and 6 annotated."""
+    """A project whose video clip-1 had one real round, rectangle granularity, frames 1 and 6 annotated;
+    a budget of one rectangle, so the selected frame holds one focus region to look for."""
     from vidseg.jobs.retrain import retrain_video
 
     truth = synthetic_video(tmp_path / "source")
     project = ls_client.create_project("rectangle focus", CONFIG)["id"]
     env = {"MODEL_DIR": str(tmp_path / "models"), "REDIS_URL": redis_url, "LABEL_STUDIO_URL": label_studio.url,
            "LABEL_STUDIO_API_KEY": label_studio.token, "WORK_HEIGHT": "64", "WORK_WIDTH": "64",
-           "TRAIN_STEPS": "15", "BUDGET": "2", "DEVICE": "cpu", "QUEUE_NAME": "rectangle-focus",
+           "TRAIN_STEPS": "15", "BUDGET": "1", "DEVICE": "cpu", "QUEUE_NAME": "rectangle-focus",
            "GRANULARITY": "rectangle", "RECTANGLE_SIZE": "16"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -96,6 +97,7 @@ def test_label_studio_draws_the_focus_rectangle_of_a_selected_frame(label_studio
     project, tasks = rectangle_project
     selected = [(frame, _focus_boxes(task)) for frame, task in enumerate(tasks) if _focus_boxes(task)]
     assert selected, "the round put no focus rectangle on any frame"
+    assert len(selected) == 1 and len(selected[0][1]) == 1, selected  # BUDGET=1
     frame, focus = selected[0]
     assert all(y1 - y0 == pytest.approx(16) and x1 - x0 == pytest.approx(16) for y0, x0, y1, x1 in focus)
 
