@@ -29,11 +29,12 @@ CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toN
           "</RectangleLabels></View>")
 VIEW = (1280, 900)
 TOLERANCE = 2.0  # image pixels
+VIDEO = "rectangle-clip"  # its own: the session's Label Studio shares one frames folder between tests
 
 
 @pytest.fixture
 def rectangle_project(label_studio, ls_client, monkeypatch, tmp_path, redis_url, redis):
-    """A project whose video clip-1 had one real round, rectangle granularity, frames 1 and 6 annotated;
+    """A project whose video had one real round, rectangle granularity, frames 1 and 6 annotated;
     a budget of one rectangle, so the selected frame holds one focus region to look for."""
     from vidseg.jobs.retrain import retrain_video
 
@@ -46,14 +47,14 @@ def rectangle_project(label_studio, ls_client, monkeypatch, tmp_path, redis_url,
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     subprocess.run([sys.executable, "-m", "vidseg", "import-video", str(tmp_path / "source"), "--project",
-                    str(project), "--video", "clip-1", "--document-root", str(label_studio.frames_root)],
+                    str(project), "--video", VIDEO, "--document-root", str(label_studio.frames_root)],
                    cwd=REPO, check=True, timeout=120)
-    tasks = ls_client.video_tasks(project, "clip-1")
+    tasks = ls_client.video_tasks(project, VIDEO)
     config = parse_label_config(CONFIG)
     for frame in (1, 6):
         ls_client.create_annotation(tasks[frame]["id"], label_map_to_results(truth[frame], config))
-    retrain_video(project, "clip-1", "job-1")
-    return project, ls_client.video_tasks(project, "clip-1")
+    retrain_video(project, VIDEO, "job-1")
+    return project, ls_client.video_tasks(project, VIDEO)
 
 
 def _focus_boxes(task: dict) -> list[tuple[float, float, float, float]]:
