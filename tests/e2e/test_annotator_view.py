@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
 import pytest
+from backend_process import wait_for
 from browser import open_browser, save_for_readme, screenshot
 from label_studio_server import ADMIN_EMAIL, ADMIN_PASSWORD
 from test_backend_flow import HEIGHT, REPO, WIDTH, synthetic_video
@@ -60,17 +60,7 @@ def _log_in(driver, url: str) -> None:
     driver.find_element("name", "email").send_keys(ADMIN_EMAIL)
     driver.find_element("name", "password").send_keys(ADMIN_PASSWORD)
     driver.find_element("css selector", "button[type=submit]").click()
-    _wait(lambda: "/user/login" not in driver.current_url, 30, "the login")
-
-
-def _wait(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    wait_for(lambda: "/user/login" not in driver.current_url, 30, "the login", interval=0.5)
 
 
 def _frame_on_screen(driver) -> dict | None:
@@ -104,14 +94,14 @@ def test_label_studio_draws_the_backend_prediction_where_it_says(label_studio, t
     with open_browser(*VIEW) as driver:
         _log_in(driver, label_studio.url)
         driver.get(f"{label_studio.url}/projects/{project}/data?task={tasks[frame]['id']}")
-        box = _wait(lambda: _frame_on_screen(driver), 60, "the frame in the labelling view")
+        box = wait_for(lambda: _frame_on_screen(driver), 60, "the frame in the labelling view", interval=0.5)
 
         def drawn():
             image = screenshot(driver, tmp_path / "annotator-view.png")
             return _dominance(image, box, predicted, config, classes)
 
         try:
-            _wait(drawn, 60, "the prediction drawn over the frame")
+            wait_for(drawn, 60, "the prediction drawn over the frame", interval=0.5)
         except AssertionError:
             image = screenshot(driver, tmp_path / "annotator-view.png")
             raise AssertionError(f"colours inside/outside each class: "

@@ -15,8 +15,9 @@ import sys
 
 import numpy as np
 import pytest
+from backend_process import wait_for
 from browser import open_browser, screenshot
-from test_annotator_view import _frame_on_screen, _log_in, _wait
+from test_annotator_view import _frame_on_screen, _log_in
 from test_backend_flow import HEIGHT, REPO, WIDTH, synthetic_video
 
 from vidseg.labelstudio.brush import label_map_to_results
@@ -105,10 +106,11 @@ def test_label_studio_draws_the_focus_rectangle_of_a_selected_frame(label_studio
     with open_browser(*VIEW) as driver:
         _log_in(driver, label_studio.url)
         driver.get(f"{label_studio.url}/projects/{project}/data?task={tasks[frame]['id']}")
-        box = _wait(lambda: _frame_on_screen(driver), 60, "the frame in the labelling view")
+        box = wait_for(lambda: _frame_on_screen(driver), 60, "the frame in the labelling view", interval=0.5)
         path = tmp_path / "rectangle-focus.png"
         try:
-            _wait(lambda: _outline_found(screenshot(driver, path), box, focus), 60, "the focus rectangle drawn")
+            wait_for(lambda: _outline_found(screenshot(driver, path), box, focus), 60, "the focus rectangle drawn",
+                     interval=0.5)
         except AssertionError:
             found = _outline_found(screenshot(driver, path), box, focus, explain=True)
             raise AssertionError(f"frame {frame}, focus {focus}: {found}; screenshot {path}") from None

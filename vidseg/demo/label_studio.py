@@ -12,10 +12,11 @@ import os
 import secrets
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import requests
+
+from vidseg.demo.health import wait_healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "admin@example.com"
@@ -88,18 +89,7 @@ class LabelStudio:
 
     def wait_ready(self, timeout: float = 300) -> None:
         """Until ``/health`` answers and the API takes the token; SystemExit with the log's tail if not."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit(f"Label Studio exited with code {self.process.returncode}; {self._tail()}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"Label Studio did not answer {self.url}/health in {timeout:.0f} s; {self._tail()}")
-            time.sleep(1)
+        wait_healthy(self.process, self.url, timeout, "Label Studio", self._tail, interval=1.0)
         answer = requests.get(f"{self.url}/api/current-user/whoami", headers={"Authorization": f"Token {self.token}"},
                               timeout=10)
         if answer.status_code != 200:

@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from vidseg.demo.clip import Clip, generated_clip, label_config, named_clip
+from vidseg.demo.health import wait_healthy
 from vidseg.demo.label_studio import EMAIL, PASSWORD, LabelStudio
 from vidseg.labelstudio.client import LabelStudioClient
 from vidseg.redis_server import PrivateRedis, start_private_redis
@@ -69,7 +68,7 @@ def run_demo(options: DemoOptions) -> int:
         project = _project(LabelStudioClient(label_studio.url, label_studio.token), clip, classes)
         _admin(env, "import-video", str(clip.source), "--project", str(project), "--video", clip.video,
                "--document-root", str(label_studio.frames_root))
-        _wait_healthy(backend, backend_url, directory / "backend.log")
+        wait_healthy(backend, backend_url, 120, "the backend", lambda: f"see {directory / 'backend.log'}")
         _admin(env, "connect", "--project", str(project), "--backend-url", backend_url)
         say(f"Label Studio: {label_studio.url}/projects/{project}/data")
         say(f"log in as {EMAIL}, password {PASSWORD}")
@@ -131,20 +130,6 @@ def _admin(env: dict, *args: str) -> None:
     done = subprocess.run([sys.executable, "-m", "vidseg", *args], env=env, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise SystemExit(f"python -m vidseg {args[0]} failed (exit code {done.returncode}); see above")
-
-
-def _wait_healthy(backend: subprocess.Popen, url: str, log_path: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if backend.poll() is not None:
-            raise SystemExit(f"the backend exited with code {backend.returncode}; see {log_path}")
-        try:
-            if requests.get(f"{url}/health", timeout=2).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the backend did not answer {url}/health in {timeout:.0f} s; see {log_path}")
 
 
 def _wait(label_studio: LabelStudio, backend: subprocess.Popen) -> int:
