@@ -203,11 +203,9 @@ class Delivery:
         fused, sure = _fused_frame(votes, None if self.network is None else self.network[t], self.size,
                                    self.network_weight)
         labels = overlay_known(human, fused).astype(np.int32)
-        carried = ~by_human
-        if votes is not None:
-            carried &= resize_nearest(np.asarray(votes, np.float32).sum(axis=0) > 0, self.size)
-        else:
-            carried &= False
+        reached = np.zeros(self.size, bool) if votes is None else \
+            resize_nearest(np.asarray(votes, np.float32).sum(axis=0) > 0, self.size)
+        carried = ~by_human & reached
         network = ~by_human & ~carried & (labels != UNKNOWN)
         sources = {"human": float(by_human.mean()), "carried": float(carried.mean()), "network": float(network.mean())}
         return DeliveredFrame(labels, float(np.where(by_human, 1.0, sure).mean()), sources)

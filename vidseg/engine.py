@@ -170,16 +170,16 @@ def run_round(
         return _nearest_round(human, flows, units, labelled, small, strategy.picks, config, known)
     weight = config.fusion.network_weight if strategy.learns else 0.0
     votes = carried_votes(human, flows, spec.num_classes, config.fusion, scratch, vote_cache)
-    training = downscale_labels(human, spec.size)
+    human_small = training = downscale_labels(human, spec.size)
     votes_small = None
     if votes is not None:
         reliable, votes_small = summarise_votes(votes, weight, spec.size, scratch)
-        training = _overlaid(training, reliable, scratch)
+        if config.pseudo_labels:
+            training = _overlaid(human_small, reliable, scratch)
     prediction, trained = None, False
     if strategy.learns and known:
         work_flows = resize_flows(flows, spec.size, scratch) if flows is not None else None
-        prediction = _fit_and_predict(model, small, training if config.pseudo_labels else downscale_labels(
-            human, spec.size), work_flows, spec, config, progress, scratch)
+        prediction = _fit_and_predict(model, small, training, work_flows, spec, config, progress, scratch)
         trained = True
     elif strategy.learns and predict_untrained:
         prediction = predict_video(model, small, spec, batch_size=config.predict_batch,
