@@ -94,12 +94,12 @@ SPEC = NetworkSpec(classes=("background", "square"), height=64, width=64)
 ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pairs_per_step=1))
 
 
-def _round(strategy, labels, frames=None, spec=SPEC, **kwargs):
+def _round(strategy, labels, frames=None, spec=SPEC, pseudo_labels=True, **kwargs):
     frames = _moving_square()[0] if frames is None else frames
     units = FrameUnits(*labels.shape)
     labelled = SparseLabels.from_dense(labels).labelled_frames()
     model = starting_network(spec, seed=0)
-    config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy})
+    config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy, "pseudo_labels": pseudo_labels})
     return run_round(model, frames, labels, units, labelled, compute_flows(frames), spec, config, **kwargs)
 
 
@@ -194,3 +194,13 @@ def test_a_cold_start_ranks_follow_ups_after_its_selection():
     assert len(np.unique(selection.scores[follow_ups])) == len(follow_ups)  # a strict order, no ties
     again = select_next(FrameUnits(30, 24, 32), labelled, "hvsa", config, None, None, frames)
     np.testing.assert_array_equal(again.scores, selection.scores)  # seeded
+
+
+def test_without_pseudo_labels_the_network_trains_on_human_labels_only(tmp_path):
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[2] = truth[2]
+    _round("hvsa", human, scratch=on_disk(tmp_path / "with"))
+    result = _round("hvsa", human, pseudo_labels=False, scratch=on_disk(tmp_path / "without"))
+    assert "training.npy" in os.listdir(tmp_path / "with")  # human labels over the reliable carried ones
+    assert "training.npy" not in os.listdir(tmp_path / "without") and result.trained
