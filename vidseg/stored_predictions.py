@@ -56,14 +56,16 @@ class PredictionsRound:
 
     round: int | None
     model_version: str | None
+    _by_frame: dict[str, object]
+    """What each subclass keeps per frame key (offsets in the entries file, or the entry itself)."""
 
     @property
     def frames(self) -> list[str]:
         """Frame keys in frame order."""
-        raise NotImplementedError
+        return sorted(self._by_frame, key=_frame_order)
 
     def __contains__(self, frame) -> bool:
-        raise NotImplementedError
+        return frame_key(frame) in self._by_frame
 
     def parts(self, frames: Iterable) -> list[tuple[dict, bytes | None] | None]:
         """Per frame: (entry without "result", the "result" as JSON bytes or None if it has none), or None
@@ -103,7 +105,7 @@ class IndexedRound(PredictionsRound):
     def __init__(self, directory: Path, index: dict):
         self.directory = Path(directory)
         self.round, self.model_version = index.get("round"), index.get("model_version")
-        self._offsets: dict[str, list[int]] = index["frames"]
+        self._by_frame: dict[str, list[int]] = index["frames"]  # offset, entry length, result length
 
     @classmethod
     def load(cls, directory: Path) -> IndexedRound:
@@ -112,15 +114,8 @@ class IndexedRound(PredictionsRound):
         except FileNotFoundError:
             raise RoundReplaced(directory) from None
 
-    @property
-    def frames(self) -> list[str]:
-        return sorted(self._offsets, key=_frame_order)
-
-    def __contains__(self, frame) -> bool:
-        return frame_key(frame) in self._offsets
-
     def parts(self, frames: Iterable) -> list[tuple[dict, bytes | None] | None]:
-        located = [self._offsets.get(frame_key(frame)) for frame in frames]
+        located = [self._by_frame.get(frame_key(frame)) for frame in frames]
         if not any(located):
             return [None] * len(located)
         try:
@@ -148,19 +143,12 @@ class LegacyRound(PredictionsRound):
 
     def __init__(self, predictions: dict):
         self.round, self.model_version = predictions.get("round"), predictions.get("model_version")
-        self._frames: dict[str, dict] = predictions.get("frames") or {}
-
-    @property
-    def frames(self) -> list[str]:
-        return sorted(self._frames, key=_frame_order)
-
-    def __contains__(self, frame) -> bool:
-        return frame_key(frame) in self._frames
+        self._by_frame: dict[str, dict] = predictions.get("frames") or {}
 
     def parts(self, frames: Iterable) -> list[tuple[dict, bytes | None] | None]:
         out = []
         for frame in frames:
-            entry = self._frames.get(frame_key(frame))
+            entry = self._by_frame.get(frame_key(frame))
             if entry is None:
                 out.append(None)
             else:
@@ -169,7 +157,7 @@ class LegacyRound(PredictionsRound):
         return out
 
     def entries(self, frames: Iterable) -> list[dict | None]:
-        return [self._frames.get(frame_key(frame)) for frame in frames]
+        return [self._by_frame.get(frame_key(frame)) for frame in frames]
 
 
 class PredictionsWriter:
