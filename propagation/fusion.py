@@ -93,7 +93,7 @@ def carry_votes(labels, flows: Flows, num_classes: int, config: FusionConfig = F
     from each side. The votes come from ``scratch`` ("votes"): a long video's are its largest array."""
     config.validate()
     labels = labels_matching_flows(labels, flows)
-    high = max((labels[t].max() for t in _labelled_frames(labels)), default=UNKNOWN)
+    high = max((labels[t].max() for t in SparseLabels.from_dense(labels).known_frames), default=UNKNOWN)
     if high >= num_classes:
         raise ValueError(f"labels hold class {high}, but there are only {num_classes} classes")
     n = len(labels)
@@ -112,7 +112,7 @@ def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConf
     config.validate()
     labels = labels_matching_flows(labels, flows)
     n = len(labels)
-    stops = [t for t in _labelled_frames(labels) if (labels[t] != UNKNOWN).all()]
+    stops = [t for t in SparseLabels.from_dense(labels).known_frames if (labels[t] != UNKNOWN).all()]
     ranges: list[range] = []
     for k in sorted(set(int(t) for t in changed)):
         before = max((t for t in stops if t < k), default=-1)
@@ -130,12 +130,6 @@ def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConf
         _carry_one_side(labels, flows.forward, flows.valid_forward, 0, range(min(stop, n - 1), span.start - 1, -1),
                         num_classes, config, votes, write_first=stop >= n)
     return ranges
-
-
-def _labelled_frames(labels) -> np.ndarray:
-    if isinstance(labels, SparseLabels):
-        return labels.known_frames
-    return np.flatnonzero([(labels[t] != UNKNOWN).any() for t in range(len(labels))])
 
 
 def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
