@@ -23,10 +23,9 @@ import cv2
 import numpy as np
 import torch
 
-from propagation import UNKNOWN, DiskArray, SparseLabels, on_disk, starting_network
-from selection import pool_per_sample
+from propagation import DiskArray, SparseLabels, on_disk, starting_network
 from vidseg.artifacts import cached_flows
-from vidseg.engine import flow_size, run_round
+from vidseg.engine import flow_size, labelled_samples, run_round
 from vidseg.granularities import granularity_named
 from vidseg.labelstudio.config import parse_label_config
 from vidseg.labelstudio.predictions import frame_results
@@ -73,7 +72,7 @@ def main() -> None:
         frames, labels = _synthetic(folder / "clip", args.frames, args.height, args.width)
         spec, config, unit_params = settings.round_setup(CAMVID_CLASSES, 1)
         units = granularity_named(settings.granularity).units(*labels.shape, frames, unit_params)
-        labelled = pool_per_sample(units, frame_values=lambda t: labels[t] != UNKNOWN) > 0.5
+        labelled = labelled_samples(units, labels)
         model = starting_network(spec, seed=0)
         seconds = {}
         started = time.perf_counter()

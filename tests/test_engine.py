@@ -17,7 +17,15 @@ from propagation import (
     starting_network,
 )
 from selection import FrameUnits
-from vidseg.engine import COLD_START_FOLLOW_UPS, RoundConfig, flow_size, nearest_carried_labels, run_round, select_next
+from vidseg.engine import (
+    COLD_START_FOLLOW_UPS,
+    RoundConfig,
+    flow_size,
+    labelled_samples,
+    nearest_carried_labels,
+    run_round,
+    select_next,
+)
 
 
 def _moving_square(n_frames=5, size=64, shift=2):
@@ -204,3 +212,15 @@ def test_without_pseudo_labels_the_network_trains_on_human_labels_only(tmp_path)
     result = _round("hvsa", human, pseudo_labels=False, scratch=on_disk(tmp_path / "without"))
     assert "training.npy" in os.listdir(tmp_path / "with")  # human labels over the reliable carried ones
     assert "training.npy" not in os.listdir(tmp_path / "without") and result.trained
+
+
+def test_labelled_samples_are_those_mostly_drawn_by_a_human():
+    human = SparseLabels(3, (8, 8))
+    human[1] = np.zeros((8, 8), np.int16)
+    mostly = np.full((8, 8), UNKNOWN, np.int16)
+    mostly[:5] = 1
+    human[2] = mostly
+    np.testing.assert_array_equal(labelled_samples(FrameUnits(3, 8, 8), human), [False, True, True])
+    mostly[:3] = UNKNOWN  # 2 of 8 rows: not labelled
+    human[2] = mostly
+    np.testing.assert_array_equal(labelled_samples(FrameUnits(3, 8, 8), human.dense()), [False, True, False])

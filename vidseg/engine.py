@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from propagation import (
+    UNKNOWN,
     Delivery,
     FinetuneConfig,
     Flows,
@@ -105,6 +106,12 @@ def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """Resolution to compute optical flow at: the frames' own, shrunk so the long side <= max_side."""
     scale = min(1.0, max_side / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def labelled_samples(units: SampleUnits, human) -> np.ndarray:
+    """(N,) bool: the samples whose pixels are mostly labelled by a human (never selected again);
+    human: (F, H, W) labels, an array or SparseLabels, read a frame at a time."""
+    return pool_per_sample(units, frame_values=lambda t: human[t] != UNKNOWN) > 0.5
 
 
 def nearest_carried_labels(human, flows: Flows | None) -> np.ndarray:

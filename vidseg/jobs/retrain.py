@@ -14,11 +14,10 @@ from pathlib import Path
 
 from redis import Redis
 
-from propagation import UNKNOWN, CheckpointError, checkpoint_info, embedding_dim, on_disk, starting_network
-from selection import pool_per_sample
+from propagation import CheckpointError, checkpoint_info, embedding_dim, on_disk, starting_network
 from vidseg.artifacts import cached_flows, save_checkpoint
 from vidseg.capacity import check_round_fits, folder_bytes, labels_memory_bytes, round_disk_bytes
-from vidseg.engine import RoundResult, flow_size, run_round
+from vidseg.engine import RoundResult, flow_size, labelled_samples, run_round
 from vidseg.granularities import check_config, granularity_named
 from vidseg.job_metrics import StageClock, failure_label, record_job
 from vidseg.jobs.lock import JobError, video_lock
@@ -96,7 +95,7 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     _check_fits(settings, store, tasks, frames.shape, spec, model)
     labels = human_labels(tasks, config, height, width)
     units = granularity.units(n_frames, height, width, frames, unit_params)
-    labelled = pool_per_sample(units, frame_values=lambda t: labels[t] != UNKNOWN) > 0.5
+    labelled = labelled_samples(units, labels)
 
     def progress(stage: str, done: int, total: int) -> None:
         if done == total or done % 10 == 0:
