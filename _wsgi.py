@@ -21,6 +21,7 @@ from vidseg.labelstudio.brush import AnnotationFormatError
 from vidseg.labelstudio.config import LabelConfigError
 from vidseg.labelstudio.payloads import PayloadError
 from vidseg.settings import Settings
+from vidseg.thumbnails import ThumbnailError, thumbnail
 from vidseg.web_metrics import observe_requests
 
 log = logging.getLogger("vidseg.web")
@@ -109,6 +110,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     def video_status(project: int, video: str):
         return status_answer(backend.status(project, video))
 
+    @app.get("/thumbnails/<int:project>/<int:frame>/<path:video>")
+    def frame_thumbnail(project: int, frame: int, video: str):
+        jpeg, name = thumbnail(backend.store, project, video, frame)
+        answer = Response(jpeg, mimetype="image/jpeg")
+        # The page asks with ?v=<frame file>: a new image of the frame is a new URL, so keep it for good.
+        answer.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+        answer.set_etag(name)
+        return answer.make_conditional(request)
+
     def status_answer(answer: dict):
         if wants_html():
             return Response(admin_page.render(backend.store, [answer]), mimetype="text/html")
@@ -121,6 +131,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         message = str(error)  # messages quote the offending value: keep an echo of a huge one short
         return jsonify(error=message if len(message) <= 2000 else message[:2000] + " [...]"), 400
 
+    @app.errorhandler(ThumbnailError)
+    def not_found(error):
+        return jsonify(error=str(error)), 404
+
     @app.errorhandler(ServiceUnavailable)
     def unavailable(error):
         return jsonify(error=str(error)), 503
@@ -129,7 +143,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def http_error(error: HTTPException):
         messages = {
             404: f"no route {request.path}: the backend serves /health, /setup, /predict, /webhook, "
-                 "/metrics and /status/<project>",
+                 "/metrics, /status/<project> and /thumbnails/<project>/<frame>/<video>",
             405: f"{request.method} is not allowed on {request.path}",
             413: f"request body larger than MAX_REQUEST_BYTES={settings.max_request_bytes}",
         }

@@ -11,7 +11,10 @@ cluster (vidseg.labelstudio.priorities) marks a frame selected for labelling nex
 over its source's colour. Entries of rounds before `sources` was stored fall back to the score:
 1.0 is human, any other frame "predicted" (carried and network together). Entries are read one per
 cell and a long video gets at most MAX_CELLS cells, each showing the frame in its middle: the page
-stays cheap however long the video is.
+stays cheap however long the video is. A cell shows that frame's thumbnail (vidseg.thumbnails,
+served by /thumbnails/..., small, cached on disk and by the browser, loaded lazily as the strip
+scrolls) framed and tinted in its source's colour; a frame whose entry names no image file (rounds
+before thumbnails, or no entry) is a plain coloured cell.
 
 History: the `history` list of status.json when the worker keeps one, else the latest round alone.
 """
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment
 
 from vidseg.store import Store
+from vidseg.thumbnails import frame_file
 
 MAX_CELLS = 240
 REFRESH_SECONDS = 10
@@ -38,9 +43,10 @@ def project_ids(model_dir: Path) -> list[int]:
 
 
 def frame_strip(store: Store, project: int, status: dict, max_cells: int = MAX_CELLS) -> list[dict]:
-    """Cells of the frame strip: {"first", "last", "frame", "source", "selected", "confidence", "sources"};
-    source is "human", "carried", "network", "predicted" (an older entry without sources) or "none"
-    (no entry in the current round); selected is True for a frame selected for labelling next."""
+    """Cells of the frame strip: {"first", "last", "frame", "source", "selected", "confidence", "sources",
+    "thumbnail"}; source is "human", "carried", "network", "predicted" (an older entry without sources)
+    or "none" (no entry in the current round); selected is True for a frame selected for labelling
+    next; thumbnail is the URL of the frame's thumbnail, None when its entry names no image file."""
     n_frames = int(status.get("frames") or 0)
     if n_frames <= 0:
         return []
@@ -54,11 +60,19 @@ def frame_strip(store: Store, project: int, status: dict, max_cells: int = MAX_C
         strip.append({"first": first, "last": last, "frame": frame, "source": source_of(entry),
                       "selected": entry is not None and entry.get("cluster") is not None,
                       "confidence": None if entry is None else entry.get("confidence"),
-                      "sources": _shares(entry)})
+                      "sources": _shares(entry), "thumbnail": _thumbnail_url(project, status["video"], frame, entry)})
     return strip
 
 
 SOURCES = ("human", "carried", "network")
+
+
+def _thumbnail_url(project: int, video: str, frame: int, entry: dict | None) -> str | None:
+    """The frame's thumbnail URL, versioned by its image file (so the browser may keep it for good)."""
+    name = frame_file(entry)
+    if name is None:
+        return None
+    return f"/thumbnails/{int(project)}/{int(frame)}/{quote(video, safe='')}?v={name[:12]}"
 
 
 def source_of(entry: dict | None) -> str:
@@ -148,17 +162,22 @@ body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #111827; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; }
 th, .last { white-space: nowrap; }
 th, td { border-bottom: 1px solid #e5e7eb; padding: .3em .7em; text-align: left; vertical-align: top; }
-.strip { display: flex; gap: 1px; width: 400px; height: 22px; }
-.strip span { flex: 1; }
+.strip { display: flex; gap: 2px; width: 440px; overflow-x: auto; padding-bottom: 3px; }
+.strip .cell { flex: 1 1 0; min-width: 4px; height: 42px; position: relative; }
+.strip .thumb { flex: none; min-width: 0; height: 36px; border: 3px solid; }
+.strip img { display: block; height: 36px; }
+.strip .thumb::after { content: ""; position: absolute; inset: 0; background: inherit; opacity: .3; }
+.strip .selected::before { content: ""; position: absolute; z-index: 1; top: -3px; left: 0; right: 0; height: 6px;
+  background: #f59e0b; }
 .legend .pair { margin-left: 0; }
-.strip .selected { box-shadow: inset 0 8px 0 #f59e0b; }
 .legend .selected { box-shadow: inset 0 5px 0 #f59e0b; }
 .error { color: #b91c1c; max-width: 28em; }
 .legend span { display: inline-block; width: 12px; height: 12px; margin: 0 .3em 0 1em; vertical-align: middle; }
 details table { margin: .3em 0; } details th, details td { padding: .1em .5em; }
 </style></head><body>
 <h1>vidseg</h1>
-<p class="legend">Frames by where most labels come from:<span style="background:#2563eb"></span>human
+<p class="legend">Frames, framed and tinted by where most of their labels come from:
+<span style="background:#2563eb"></span>human
 <span style="background:hsl(275,60%,82%)"></span><span class="pair" style="background:hsl(275,60%,30%)"></span>
 carried along the flow<span style="background:hsl(140,60%,82%)"></span>
 <span class="pair" style="background:hsl(140,60%,30%)"></span>network alone (older rounds: predicted), paler when unsure
@@ -185,9 +204,10 @@ carried along the flow<span style="background:hsl(140,60%,82%)"></span>
 <br>{{ video.last_trained_at | when }}{% else %}-{% endif %}
 {% if video.last_error %}<div class="error">{{ video.last_error }}</div>{% endif %}</td>
 <td><div class="strip">{% for cell in video.strip %}<span
- class="cell {{ cell.source }}{{ ' selected' if cell.selected }}" data-frame="{{ cell.frame }}"
- title="{{ cell | describe }}"
- style="background: {{ cell | colour }}"></span>{% endfor %}</div>
+ class="cell {{ cell.source }}{{ ' selected' if cell.selected }}{{ ' thumb' if cell.thumbnail }}"
+ data-frame="{{ cell.frame }}" title="{{ cell | describe }}"
+ style="background: {{ cell | colour }}; border-color: {{ cell | colour }}">{% if cell.thumbnail
+ %}<img src="{{ cell.thumbnail }}" alt="" loading="lazy">{% endif %}</span>{% endfor %}</div>
 {% if video.rounds %}<details open><summary>history</summary>
 <table class="history"><tr><th>round</th><th>finished</th><th>s</th><th>labelled</th><th>selected</th></tr>
 {% for row in video.rounds %}<tr><td>{{ row.round }}</td><td>{{ row.finished_at | when }}</td>

@@ -13,8 +13,10 @@ import threading
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import requests
+from backend_process import wait_for as _wait
 from browser import open_browser, save_for_readme, screenshot
 from werkzeug.serving import make_server
 
@@ -23,7 +25,7 @@ from vidseg.settings import Settings
 from vidseg.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
-from hardening_support import TOKEN, StubLabelStudio, annotate, png, synthetic_frames  # noqa: E402
+from hardening_support import HEIGHT, TOKEN, WIDTH, StubLabelStudio, annotate, png, synthetic_frames  # noqa: E402
 
 USER, PASSWORD = "admin", "admin-page-pass"
 N_FRAMES, LABELLED = 16, (0, 9)
@@ -61,6 +63,28 @@ def served(trained_store):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+def _check_thumbnails(driver, cells) -> None:
+    """Every cell holds its frame's thumbnail, loaded (lazily, as the strip scrolls to it), at the
+    frame's size (no larger), and shown: the red car sits where it is in that frame, through the tint."""
+    frames = synthetic_frames(N_FRAMES)
+    for frame, cell in enumerate(cells):
+        img = cell.find_element("css selector", "img")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'nearest', inline: 'nearest'})", img)
+        _wait(lambda img=img: driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img),
+              20, f"the thumbnail of frame {frame} loaded", interval=0.2)
+        size = driver.execute_script("return [arguments[0].naturalHeight, arguments[0].naturalWidth]", img)
+        assert size == [HEIGHT, WIDTH], (frame, size)
+        shown = cv2.cvtColor(cv2.imdecode(np.frombuffer(img.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR),
+                             cv2.COLOR_BGR2RGB).astype(int)[4:]  # below a selected frame's orange bar
+        red_shown = np.nonzero((shown[..., 0] - shown[..., 1] > 60).any(axis=0))[0] / shown.shape[1]
+        red_frame = np.nonzero((frames[frame] == (200, 30, 30)).all(axis=-1).any(axis=0))[0] / WIDTH
+        if not len(red_frame):  # the car has left the frame
+            assert not len(red_shown), frame
+            continue
+        assert len(red_shown), f"frame {frame}: no car in its thumbnail"
+        assert abs(red_shown.mean() - red_frame.mean()) < 0.06, (frame, red_shown.mean(), red_frame.mean())
 
 
 def test_api_clients_keep_json_and_the_page_needs_the_credentials(trained_store, redis):
@@ -119,15 +143,17 @@ def test_the_admin_page_shows_what_status_answers(served, tmp_path):
         history = shown["clip-1"].find_elements("css selector", "table.history tr")
         assert len(history) == 2 and history[1].text.startswith("1 ")  # header, then round 1
 
+        _check_thumbnails(driver, cells)
+        driver.execute_script("document.querySelectorAll('.strip').forEach(s => { s.scrollLeft = 0; }); scrollTo(0, 0)")
         image = screenshot(driver, tmp_path / "admin-page.png")
         assert image.shape[:2] == (360, 1200)
-        # the human frames' cells are drawn in the legend's blue (#2563eb) where the DOM puts them
+        # the human frames' cells are framed in the legend's blue (#2563eb) where the DOM puts them
         first = cells[LABELLED[0]].rect
-        y, x = int(first["y"] + first["height"] / 2), int(first["x"] + first["width"] / 2)
+        y, x = int(first["y"] + first["height"] / 2), int(first["x"] + 1)
         assert tuple(int(v) for v in image[y, x]) == (0x25, 0x63, 0xEB)
-        # and a carried frame's cell below its selection bar in the legend's violet (hue 275)
+        # and a carried frame's cell, below its selection bar, in the legend's violet (hue 275)
         carried = cells[between[0]].rect
-        y, x = int(carried["y"] + carried["height"] - 3), int(carried["x"] + carried["width"] / 2)
+        y, x = int(carried["y"] + carried["height"] - 2), int(carried["x"] + carried["width"] / 2)
         hue = int(cv2.cvtColor(image[y:y + 1, x:x + 1], cv2.COLOR_RGB2HSV_FULL)[0, 0, 0]) * 360 / 256
         assert 255 < hue < 295, hue
         save_for_readme(tmp_path / "admin-page.png", "admin-page.png")

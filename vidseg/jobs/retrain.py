@@ -111,7 +111,8 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
                        predict_untrained=base is not None, progress=progress)
     if result.trained:
         save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
-    _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress)
+    _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress,
+             [path.name for path in frames.paths])
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
     return {
         "round": round_number, "frames": n_frames, "frames_labelled": len(labels.known_frames),
@@ -148,11 +149,15 @@ def _base_checkpoint(settings: Settings, store: VideoStore, spec) -> Path | None
 
 
 def _publish(settings: Settings, client: LabelStudioClient, store: VideoStore, project: int, tasks: list[dict],
-             config: LabelConfig, units, labels, result: RoundResult, round_number: int, progress) -> None:
+             config: LabelConfig, units, labels, result: RoundResult, round_number: int, progress,
+             frame_files: list[str]) -> None:
     """One prediction per task (score + cluster), the project's sampling, then the store /predict
     answers from. Frames are encoded one at a time and pushed DELIVERY_CONCURRENCY at a time; a frame
-    whose entry equals the previous round's (same model version) is not sent again."""
-    entries = frame_results(tasks, config, units, result.selection, labels, result.delivered)
+    whose entry equals the previous round's (same model version) is not sent again. Each stored entry
+    names its frame's cached image file (`frame_file`), which the admin page's thumbnails read."""
+    entries = ({**entry, "frame_file": name} for entry, name in
+               zip(frame_results(tasks, config, units, result.selection, labels, result.delivered), frame_files,
+                   strict=True))
     stored = store.predictions_round()
     same_version = stored is not None and stored.model_version == settings.model_version
     with store.predictions_writer(round_number, settings.model_version) as writer:
