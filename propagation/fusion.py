@@ -29,6 +29,7 @@ from .inference import upsampled_argmax
 from .labels import UNKNOWN, overlay_known
 from .ondisk import Scratch, in_memory
 from .sparse_labels import SparseLabels
+from .upsampling import check_upsampling, frame_at, guided_argmax, guided_upsample
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,12 @@ class FusionConfig:
     network_weight: float = 0.1
     """Weight of the network's probabilities beside carried votes (a human label weighs 1). Carried
     labels at least this reliable are also the network's pseudo-labels: it could not overrule them."""
+    upsampling: str = "bilinear"
+    """How delivered scores reach the frames' resolution: "bilinear", or "guided" by the frame
+    (`propagation.upsampling`: thin structures survive)."""
 
     def validate(self) -> None:
+        check_upsampling(self.upsampling)
         if self.half_life <= 0:
             raise ValueError(f"half_life must be a positive number of frames, got {self.half_life}")
         if not 0.0 <= self.occlusion_factor <= 1.0:
@@ -141,23 +146,30 @@ def _resized(values: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _fused_frame(votes: np.ndarray | None, network: np.ndarray | None, size: tuple[int, int],
-                 network_weight: float) -> tuple[np.ndarray, np.ndarray]:
+                 network_weight: float, frame: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One frame's fused labels at ``size`` (H, W): votes (C, h, w) and the network's probabilities
-    (C, h', w'), either None, fused at the votes' resolution (the network's resized bilinearly to
-    it); where no vote reaches, the network decides alone whatever its weight. The fused
-    distribution is brought to ``size`` bilinearly before its argmax (`upsampled_argmax`). Returns
-    (labels (H, W) int32, UNKNOWN where nothing decides; confidence (H, W) float32 in [0, 1], the
-    winning share of the votes, interpolated)."""
+    (C, h', w'), either None, fused at the votes' resolution (the network's enlarged to it); where no
+    vote reaches, the network decides alone whatever its weight. The fused distribution is brought
+    to ``size`` before its argmax: bilinearly (`upsampled_argmax`), or, given the ``frame`` (H, W, 3)
+    uint8, guided by it (`guided_argmax`, both steps). Returns (labels (H, W) int32, UNKNOWN where
+    nothing decides; confidence (H, W) float32 in [0, 1], the winning share of the votes, interpolated)."""
     if votes is None and network is None:
         raise ValueError("fusion needs carried votes, the network's probabilities or both")
     low = tuple((votes if votes is not None else network).shape[-2:])
     total = _resized(votes, low) if votes is not None else None
     if network is not None:
-        probs = _resized(network, low)
+        if frame is not None and tuple(network.shape[-2:]) != low:
+            probs = torch.from_numpy(guided_upsample(network, frame_at(frame, low)))
+        else:
+            probs = _resized(network, low)
         total = probs if total is None else torch.where(total.sum(dim=0) > 0, total + probs * network_weight, probs)
     mass = total.sum(dim=0)
     confidence = torch.where(mass > 0, total.max(dim=0).values / mass.clamp_min(1e-12), 0.0)
-    return upsampled_argmax(total.numpy(), size, UNKNOWN), _resized(confidence[None].numpy(), size)[0].numpy()
+    if frame is not None and low != tuple(size):
+        labels = guided_argmax(total.numpy(), frame, UNKNOWN)
+    else:
+        labels = upsampled_argmax(total.numpy(), size, UNKNOWN)
+    return labels, _resized(confidence[None].numpy(), size)[0].numpy()
 
 
 class DeliveredFrame(NamedTuple):
@@ -174,10 +186,15 @@ class Delivery:
     """The labels a round delivers, fused one frame at a time when asked, so a long video's labels
     never sit in memory at full resolution: human labels (F, H, W) win, the fusion of carried votes
     (F, C, h, w) and the network's probabilities (F, C, h', w') fills the rest (either may be None;
-    with neither, only the human labels are delivered)."""
+    with neither, only the human labels are delivered). ``upsampling="guided"`` brings the fusion to
+    full resolution guided by ``frames`` (F, H, W, 3) uint8, an array or a sequence read one frame
+    at a time; "bilinear" needs no frames."""
 
-    def __init__(self, human, votes, network, network_weight: float):
+    def __init__(self, human, votes, network, network_weight: float, frames=None, upsampling: str = "bilinear"):
         self.human, self.votes, self.network, self.network_weight = human, votes, network, network_weight
+        if check_upsampling(upsampling) == "guided" and frames is None:
+            raise ValueError("guided upsampling needs the video's frames")
+        self.frames = frames if upsampling == "guided" else None
 
     def __len__(self) -> int:
         return len(self.human)
@@ -195,7 +212,7 @@ class Delivery:
                                   {"human": float(by_human.mean()), "carried": 0.0, "network": 0.0})
         votes = None if self.votes is None else self.votes[t]
         fused, sure = _fused_frame(votes, None if self.network is None else self.network[t], self.size,
-                                   self.network_weight)
+                                   self.network_weight, None if self.frames is None else self.frames[t])
         labels = overlay_known(human, fused).astype(np.int32)
         reached = np.zeros(self.size, bool) if votes is None else \
             resize_nearest(np.asarray(votes, np.float32).sum(axis=0) > 0, self.size)

@@ -194,7 +194,7 @@ def run_round(
     network = prediction.probs if prediction is not None else None
     delivered = None
     if votes is not None or network is not None or known:
-        delivered = Delivery(human, votes, network, weight)
+        delivered = Delivery(human, votes, network, weight, frames, config.fusion.upsampling)
     probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
     selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
     return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained)

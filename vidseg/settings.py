@@ -49,6 +49,7 @@ class Settings:
     temporal_weight: float = 1.0
     carry_half_life: float = 8.0
     network_weight: float = 0.1
+    upsampling: str = "bilinear"
     pseudo_labels: bool = True
     flow_max_side: int = 640
     device: str = "cpu"
@@ -78,6 +79,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        from propagation.upsampling import UPSAMPLINGS
         from selection import UNCERTAINTY_METHODS
         from vidseg.granularities import GRANULARITIES
 
@@ -95,6 +97,8 @@ class Settings:
             raise SettingsError(f"CARRY_HALF_LIFE={self.carry_half_life}: choose a positive number of frames")
         if self.network_weight < 0:
             raise SettingsError(f"NETWORK_WEIGHT={self.network_weight}: choose a weight >= 0 (a human label weighs 1)")
+        if self.upsampling not in UPSAMPLINGS:
+            raise SettingsError(f"UPSAMPLING={self.upsampling!r}: choose one of {', '.join(UPSAMPLINGS)}")
         if not 0.0 < self.uncertain_fraction <= 1.0:
             raise SettingsError(f"UNCERTAIN_FRACTION={self.uncertain_fraction}: choose a fraction in (0, 1]")
         if self.height % 32 or self.width % 32:
@@ -115,7 +119,8 @@ class Settings:
         seed = round_number - 1
         finetune = FinetuneConfig(steps=self.steps, lr=self.learning_rate, batch_size=self.batch_size,
                                   temporal_weight=self.temporal_weight, device=self.device, seed=seed)
-        fusion = FusionConfig(half_life=self.carry_half_life, network_weight=self.network_weight)
+        fusion = FusionConfig(half_life=self.carry_half_life, network_weight=self.network_weight,
+                              upsampling=self.upsampling)
         round_config = RoundConfig(strategy=self.strategy, budget=self.budget, uncertainty=self.uncertainty,
                                    uncertain_fraction=self.uncertain_fraction, fusion=fusion,
                                    pseudo_labels=self.pseudo_labels, finetune=finetune, seed=seed)
@@ -187,6 +192,7 @@ _VARIABLES = {
     "temporal_weight": ("TEMPORAL_WEIGHT", (), _float),
     "carry_half_life": ("CARRY_HALF_LIFE", (), _float),
     "network_weight": ("NETWORK_WEIGHT", (), _float),
+    "upsampling": ("UPSAMPLING", (), str.lower),
     "pseudo_labels": ("PSEUDO_LABELS", (), _bool),
     "flow_max_side": ("FLOW_MAX_SIDE", (), _int),
     "device": ("DEVICE", (), str),

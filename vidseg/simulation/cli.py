@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from propagation import FinetuneConfig, FusionConfig, NetworkSpec
+from propagation.upsampling import UPSAMPLINGS
 from vidseg.capacity import check_simulation_fits
 from vidseg.engine import RoundConfig
 from vidseg.granularities import GRANULARITIES, UnitParams
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             target_miou=args.target, max_clicks_pct=args.max_clicks, epsilon=args.epsilon,
             cost_model=args.cost_model, min_fix_region=args.min_fix_region,
             units=UnitParams(args.rectangle_size, args.superpixels, args.pixel_stride),
-            round=RoundConfig(fusion=FusionConfig(half_life=args.half_life, network_weight=args.network_weight),
+            round=RoundConfig(fusion=FusionConfig(half_life=args.half_life, network_weight=args.network_weight,
+                                                  upsampling=args.upsampling),
                               pseudo_labels=args.pseudo_labels, finetune=finetune),
             init_checkpoint=args.init, spec=spec, seed=args.seed,
         )
@@ -166,6 +168,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="frames a carried label travels before its weight halves")
     run.add_argument("--network-weight", type=float, default=FusionConfig.network_weight,
                      help="weight of the network beside carried labels (a human label weighs 1)")
+    run.add_argument("--upsampling", choices=UPSAMPLINGS, default=FusionConfig.upsampling,
+                     help="how delivered labels reach the frames' resolution: bilinear or guided by the frame")
     run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RoundConfig.pseudo_labels,
                      help="train on those carried labels too")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")
