@@ -31,11 +31,13 @@ _OFFSETS = ((0, 1), (1, 0), (1, 1), (1, -1))
 @dataclass(frozen=True)
 class SpreadConfig:
     """beta: edge sensitivity (larger = labels stop at fainter edges). prior_weight: pull towards the
-    prior per unit confidence (0 = the plain seeded random walker). seed_weight: pull of a revealed
+    prior per unit confidence (0 = the plain seeded random walker). The defaults are the best of a sweep
+    over CamVid frames at 180x240 with an MLP prior (docs/pixel-annotation.md): beta 1 to 30 and
+    prior_weight 0.003 to 0.2 span 88 to 91% pixel accuracy. seed_weight: pull of a revealed
     pixel (large = hard). iterations, tolerance: conjugate-gradient stopping rule (relative residual)."""
 
-    beta: float = 30.0
-    prior_weight: float = 0.05
+    beta: float = 1.0
+    prior_weight: float = 0.01
     seed_weight: float = 100.0
     iterations: int = 300
     tolerance: float = 1e-3

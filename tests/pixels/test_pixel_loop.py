@@ -9,15 +9,17 @@ from propagation import FinetuneConfig
 from propagation.labels import UNKNOWN
 from selection.errors import SelectionError
 from vidseg.simulation.cli import main as simulation_main
+from vidseg.simulation.dataset_level import plateaued
 from vidseg.simulation.pixels import PixelConfig, PixelOracle, annotate_image, summarise, target_reached
 
-FAST = dict(height=64, width=64, encoder="mobilenet_v2", first_steps=40, min_distance=8.0,
+FAST = dict(learner="network", height=64, width=64, encoder="mobilenet_v2", first_steps=40, min_distance=8.0,
             finetune=FinetuneConfig(steps=30, lr=5e-3, batch_size=1, pairs_per_step=0, temporal_weight=0.0))
 
 
-def test_a_few_pixels_per_region_label_a_simple_image_almost_perfectly(image_and_labels):
+@pytest.mark.parametrize("learner", ["sparse", "network"])
+def test_a_few_pixels_per_region_label_a_simple_image_almost_perfectly(image_and_labels, learner):
     image, truth = image_and_labels
-    config = PixelConfig(**FAST, rounds=3, per_round=15, strategies=("active",), seed=0)
+    config = PixelConfig(**{**FAST, "learner": learner}, rounds=3, per_round=15, strategies=("active",), seed=0)
     started = time.perf_counter()
     outcome = annotate_image(image, truth, ("sky", "wall", "road"), config)
     seconds = time.perf_counter() - started
@@ -50,6 +52,8 @@ def test_annotate_image_checks_its_input(image_and_labels):
         annotate_image(image[:32], truth, ("a", "b", "c"), PixelConfig(**FAST))
     with pytest.raises(ValueError, match="strategies"):
         annotate_image(image, truth, ("a", "b", "c"), PixelConfig(**FAST, strategies=("magic",)))
+    with pytest.raises(ValueError, match="unknown learner"):
+        annotate_image(image, truth, ("a", "b", "c"), PixelConfig(**{**FAST, "learner": "magic"}))
     with pytest.raises(ValueError, match="multiple of 32"):
         annotate_image(image, truth, ("a", "b", "c"), PixelConfig(**{**FAST, "height": 50}))
 
@@ -88,7 +92,8 @@ def tiny_dataset(tmp_path, make_image):
 
 
 TINY = ["--ignore-index", "11", "--classes", "3", "--height", "64", "--width", "64", "--encoder", "mobilenet_v2",
-        "--rounds", "2", "--per-round", "3", "--first-steps", "2", "--steps", "1", "--min-distance", "2"]
+        "--rounds", "2", "--per-round", "3", "--first-steps", "2", "--steps", "1", "--min-distance", "2",
+        "--sparse-size", "32x32"]
 
 
 def test_pixels_and_dataset_commands_write_their_results(tiny_dataset, tmp_path, capsys):
@@ -107,11 +112,17 @@ def test_pixels_and_dataset_commands_write_their_results(tiny_dataset, tmp_path,
     out = tmp_path / "dataset"
     code = simulation_main(["dataset", "--frames", str(frames), "--labels", str(labels), "--val-frames", str(frames),
                             "--val-labels", str(labels), "--images", "2", "--out", str(out), "--dataset-steps", "2",
-                            "--dataset-batch", "2", "--sparse-baseline", *TINY])
+                            "--dataset-batch", "2", "--sparse-baseline", "--dataset-size", "64x64",
+                            "--dataset-encoder", "mobilenet_v2", "--eval-every", "1", *TINY])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     assert set(results["networks"]) == {"pseudo", "full", "sparse"}
-    assert 0 <= results["networks"]["pseudo"]["val_miou"] <= 100
+    pseudo = results["networks"]["pseudo"]
+    assert 0 <= pseudo["val_miou"] <= 100
+    assert [row["step"] for row in pseudo["curve"]] == [1, 2]  # evaluated after every turn
+    assert pseudo["clicks"] == results["networks"]["sparse"]["clicks"] == 12  # 2 images x 2 rounds x 3 pixels
+    assert results["networks"]["full"]["clicks"] > 12
+    assert (out / "curves.csv").read_text().count("\n") == 1 + 3 * 2
     assert "val mIoU" in capsys.readouterr().out
 
 
@@ -125,3 +136,11 @@ def test_commands_explain_bad_input(tiny_dataset, tmp_path, capsys):
                             "--out", str(tmp_path / "x")])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_network_plateaus_when_its_best_stops_rising():
+    curve = [{"val_miou": v} for v in (10.0, 20.0, 30.0, 30.2, 29.0)]
+    assert not plateaued(curve[:3], patience=2, min_gain=0.5)
+    assert not plateaued(curve[:4], patience=2, min_gain=0.5)  # only one evaluation without gain
+    assert plateaued(curve, patience=2, min_gain=0.5)
+    assert not plateaued(curve, patience=2, min_gain=0.1)  # 30.2 beats 30.0 by more than 0.1

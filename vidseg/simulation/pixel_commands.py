@@ -19,7 +19,8 @@ import torch
 from selection.errors import SelectionError
 from selection.uncertainty import UNCERTAINTY_METHODS
 from vidseg.simulation.dataset import CAMVID_CLASSES, DatasetError, load_video
-from vidseg.simulation.pixels import DEFAULT_STRATEGIES, PIXEL_STRATEGIES, PixelConfig, run_pixel_experiment
+from vidseg.simulation.dataset_level import DatasetConfig, run_dataset_experiment
+from vidseg.simulation.pixels import DEFAULT_STRATEGIES, LEARNERS, PIXEL_STRATEGIES, PixelConfig, run_pixel_experiment
 
 
 def add_pixel_commands(commands) -> None:
@@ -32,9 +33,19 @@ def add_pixel_commands(commands) -> None:
     _add_loop_arguments(dataset, images=16)
     dataset.add_argument("--val-frames", required=True, help="folder of evaluation frames (e.g. the CamVid clip)")
     dataset.add_argument("--val-labels", required=True, help="their label PNGs")
-    dataset.add_argument("--dataset-steps", type=int, default=300, help="training steps of each data-set network")
-    dataset.add_argument("--dataset-batch", type=int, default=4)
-    dataset.add_argument("--dataset-lr", type=float, default=1e-3)
+    dataset_defaults = DatasetConfig()
+    dataset.add_argument("--dataset-steps", type=int, default=dataset_defaults.network.steps,
+                         help="most training steps of each data-set network (it stops earlier at its plateau)")
+    dataset.add_argument("--dataset-batch", type=int, default=dataset_defaults.network.batch_size)
+    dataset.add_argument("--dataset-lr", type=float, default=dataset_defaults.network.lr)
+    dataset.add_argument("--dataset-encoder", default=dataset_defaults.encoder)
+    dataset.add_argument("--dataset-size", default="x".join(map(str, dataset_defaults.size)),
+                         help="working size HxW of the data-set networks (multiples of 32)")
+    dataset.add_argument("--eval-every", type=int, default=dataset_defaults.eval_every,
+                         help="steps per turn; every network is evaluated on the val frames after each")
+    dataset.add_argument("--patience", type=int, default=dataset_defaults.patience,
+                         help="plateau: this many evaluations in a row without --min-gain over the best")
+    dataset.add_argument("--min-gain", type=float, default=dataset_defaults.min_gain, help="mIoU points")
     dataset.add_argument("--sparse-baseline", action="store_true",
                          help="also train a data-set network on the revealed pixels only (no pseudo-labels)")
 
@@ -49,14 +60,15 @@ def run_pixel_command(args) -> int:
             results = run_pixel_experiment(video, indices, config, Path(args.out))
             _print_pixels(results, args.out)
             return 0
-        from vidseg.simulation.dataset_level import DatasetConfig, run_dataset_experiment
-
         val = load_video(args.val_frames, args.val_labels, ignore_index=args.ignore_index, n_classes=video.n_classes,
                          class_names=video.class_names)
         network = replace(DatasetConfig().network, steps=args.dataset_steps, batch_size=args.dataset_batch,
                           lr=args.dataset_lr)
         settings = DatasetConfig(pixels=replace(config, strategies=("active",)), network=network,
+                                 encoder=args.dataset_encoder, size=_size(args.dataset_size, "--dataset-size"),
+                                 eval_every=args.eval_every, patience=args.patience, min_gain=args.min_gain,
                                  sparse_baseline=args.sparse_baseline)
+        settings.spec(("check",))
         results = run_dataset_experiment(video, indices, val, settings, Path(args.out))
         _print_dataset(results, args.out)
         return 0
@@ -74,8 +86,12 @@ def _add_loop_arguments(sub, images: int = 10) -> None:
     sub.add_argument("--camvid", action="store_true", help="use CamVid class names")
     sub.add_argument("--images", type=int, default=images, help="frames, evenly spaced over the sorted folder")
     sub.add_argument("--out", required=True, help="results folder")
-    sub.add_argument("--height", type=int, default=defaults.height, help="working height (multiple of 32)")
-    sub.add_argument("--width", type=int, default=defaults.width, help="working width (multiple of 32)")
+    sub.add_argument("--learner", default=defaults.learner, choices=LEARNERS,
+                     help="sparse: features + MLP + edge-aware spreading; network: a CNN from scratch")
+    sub.add_argument("--sparse-size", default=f"{defaults.sparse.height}x{defaults.sparse.width}",
+                     help="working size HxW of the sparse learner")
+    sub.add_argument("--height", type=int, default=defaults.height, help="network working height (multiple of 32)")
+    sub.add_argument("--width", type=int, default=defaults.width, help="network working width (multiple of 32)")
     sub.add_argument("--encoder", default=defaults.encoder)
     sub.add_argument("--rounds", type=int, default=defaults.rounds)
     sub.add_argument("--per-round", type=int, default=defaults.per_round, help="pixels revealed per round")
@@ -100,10 +116,21 @@ def _strategies(text: str) -> tuple[str, ...]:
     return items
 
 
+def _size(text: str, flag: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{flag} must be HxW, e.g. 180x240, got {text!r}") from None
+    return height, width
+
+
 def _config(args) -> PixelConfig:
     finetune = replace(PixelConfig().finetune, steps=args.steps, lr=args.lr, device=args.device)
-    config = PixelConfig(height=args.height, width=args.width, encoder=args.encoder, rounds=args.rounds,
-                         per_round=args.per_round, first_steps=args.first_steps, finetune=finetune,
+    sparse_height, sparse_width = _size(args.sparse_size, "--sparse-size")
+    sparse = replace(PixelConfig().sparse, height=sparse_height, width=sparse_width, seed=args.seed)
+    config = PixelConfig(learner=args.learner, sparse=sparse, height=args.height, width=args.width,
+                         encoder=args.encoder, rounds=args.rounds, per_round=args.per_round,
+                         first_steps=args.first_steps, finetune=finetune,
                          min_distance=args.min_distance, uncertainty=args.uncertainty,
                          strategies=tuple(getattr(args, "strategies", None) or DEFAULT_STRATEGIES), seed=args.seed)
     config.validate()
@@ -133,9 +160,10 @@ def _print_pixels(results: dict, out: str) -> None:
 
 def _print_dataset(results: dict, out: str) -> None:
     for name, entry in results["networks"].items():
-        print(f"{name:8} val mIoU {entry['val_miou']:6.2f}  val acc {entry['val_pixel_accuracy']:6.2f}  "
-              f"({entry['seconds']:.0f} s)")
+        print(f"{name:8} {entry['clicks']:8d} clicks  val mIoU {entry['val_miou']:6.2f}  val acc "
+              f"{entry['val_pixel_accuracy']:6.2f}  {entry['steps']} steps{' (plateau)' if entry['plateau'] else ''}"
+              f"  ({entry['seconds']:.0f} s)")
     pseudo = results["pseudo_labels"]
     print(f"pseudo-labels: {pseudo['pixels_pct']:.3f}% pixels revealed per image, quality on the train frames "
           f"mIoU {pseudo['miou']:.2f}, acc {pseudo['pixel_accuracy']:.2f}")
-    print(f"results in {out}/results.json, results.csv")
+    print(f"results in {out}/results.json, results.csv, curves.csv")
