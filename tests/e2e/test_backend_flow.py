@@ -21,6 +21,7 @@ from backend_process import wait_for as _wait
 from propagation.labels import UNKNOWN
 from vidseg.labelstudio.brush import label_map_to_results, results_to_label_map
 from vidseg.labelstudio.config import parse_label_config
+from vidseg.store import Store
 
 pytestmark = pytest.mark.e2e
 VIDEO = "flow-clip"  # its own frame folder under the session's Label Studio document root
@@ -125,6 +126,8 @@ def test_a_new_video_gets_a_cold_start_selection(label_studio, ls_client, backen
 
     status = _wait(cold_started, 180, "the cold-start round")
     assert status["selected_by"] == "cold_start" and len(status["selected"]) == 2
+    # the flows the first annotation's round needs were computed ahead of it
+    assert any(Store(Path(env["MODEL_DIR"])).video(project, "clip-2").flows_path.iterdir())
     tasks = ls_client.video_tasks(project, "clip-2")
     assert all(len([p for p in t["predictions"] if p["model_version"] == "vidseg"]) == 1 for t in tasks)
     assert ls_client.next_task(project)["data"]["frame"] in set(status["selected"])

@@ -101,10 +101,11 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
         if done == total or done % 10 == 0:
             store.update_status(progress={"stage": stage, "done": done, "total": total})
 
-    flows = None
-    if labels.any_known():
-        flows = cached_flows(store.flows_path, frames, flow_size(height, width, settings.flow_max_side),
-                             progress=lambda done, total: progress("flow", done, total))
+    def video_flows():
+        return cached_flows(store.flows_path, frames, flow_size(height, width, settings.flow_max_side),
+                            progress=lambda done, total: progress("flow", done, total))
+
+    flows = video_flows() if labels.any_known() else None
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
                        scratch=on_disk(store.scratch_dir), vote_cache=VoteCache(store.votes_dir),
@@ -114,6 +115,10 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress,
              [path.name for path in frames.paths])
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
+    if flows is None and n_frames > 1:
+        # A cold start computes the flows once its selection is published: they are ready while the
+        # first frames are drawn, so the first annotation's round does not wait for them.
+        video_flows()
     return {
         "round": round_number, "frames": n_frames, "frames_labelled": len(labels.known_frames),
         "selected": [int(i) for i in result.selection.ids], "selected_by": result.selection.strategy,
