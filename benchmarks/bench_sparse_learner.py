@@ -70,16 +70,25 @@ def main() -> None:
     parser.add_argument("--prior-weight", type=float, default=SpreadConfig().prior_weight)
     parser.add_argument("--size", default="180x240", help="working size of the sparse learner, HxW")
     parser.add_argument("--mlp-steps", type=int, default=SparseLearnerConfig().steps)
+    parser.add_argument("--hidden", type=int, default=SparseLearnerConfig().hidden)
+    parser.add_argument("--noise", type=float, default=SparseLearnerConfig().noise)
+    parser.add_argument("--scales", default=",".join(map(str, SparseLearnerConfig().scales)),
+                        help="blur sigmas of the colour features, comma separated")
+    parser.add_argument("--iterations", type=int, default=SpreadConfig().iterations)
+    parser.add_argument("--tolerance", type=float, default=SpreadConfig().tolerance)
     parser.add_argument("--out", default=None, help="write per-image rows as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     video = load_video(args.frames, args.labels, ignore_index=11, class_names=CAMVID_CLASSES)
     indices = np.unique(np.linspace(0, video.n_frames - 1, args.images).round().astype(int))
     config = PixelConfig()
-    spread = replace(SpreadConfig(), beta=args.beta, prior_weight=args.prior_weight)
+    spread = replace(SpreadConfig(), beta=args.beta, prior_weight=args.prior_weight, iterations=args.iterations,
+                     tolerance=args.tolerance)
     learners = args.learners.split(",")
     height, width = (int(v) for v in args.size.split("x"))
-    sparse = SparseLearnerConfig(height=height, width=width, steps=args.mlp_steps, spread=spread)
+    sparse = SparseLearnerConfig(height=height, width=width, steps=args.mlp_steps, hidden=args.hidden,
+                                 noise=args.noise, scales=tuple(float(v) for v in args.scales.split(",")),
+                                 spread=spread)
     rows = []
     for index in indices:
         image, truth = video.frames[index], video.labels[index]
