@@ -8,8 +8,9 @@ resolution, brought back bilinearly or guided by the frame (`propagation.upsampl
 Each frame's ground truth, one-hot (void pixels weigh nothing), is shrunk by area averaging to the
 network's working size and to the size the product computes optical flow at (and to half the
 frame, what an HD video's flow size is to its frames), then brought back to the frame's size and
-its argmax compared with the ground truth (void ignored). The delivered labels can never be better
-than this ceiling. Then the cost per 1280x720 frame of a `Delivery` (votes at the flow size
+its argmax compared with the ground truth (void ignored); "nearest" shrinks and enlarges the label
+map itself (no class shares survive), for comparison. The delivered labels can never be better than
+this ceiling. Then the cost per 1280x720 frame of a `Delivery` (votes at the flow size
 640x360, the network's 12 class probabilities at 96x128) bilinear vs guided.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from propagation import UNKNOWN, Delivery
+from propagation import UNKNOWN, Delivery, resize_nearest
 from propagation.inference import upsampled_argmax
 from propagation.upsampling import GuidedFilter, guided_argmax
 from vidseg.engine import flow_size
@@ -46,7 +47,9 @@ def brought_back(video, size, method: str, config: GuidedFilter) -> np.ndarray:
     out = np.empty(video.labels.shape, np.int32)
     for t, (frame, labels) in enumerate(zip(video.frames, video.labels, strict=True)):
         scores = shrunk_one_hot(labels, video.n_classes, size)
-        if method == "guided":
+        if method == "nearest":  # label maps shrunk and enlarged: no class shares survive
+            out[t] = resize_nearest(resize_nearest(labels, size), labels.shape)
+        elif method == "guided":
             out[t] = guided_argmax(scores, frame, UNKNOWN, config)
         else:
             out[t] = upsampled_argmax(scores, labels.shape, UNKNOWN)
@@ -57,7 +60,7 @@ def ceiling(video, sizes: dict[str, tuple[int, int]], config: GuidedFilter) -> N
     names = video.class_names
     print(f"{'size':>22} {'method':>8} {'mIoU':>5} " + " ".join(f"{n[:10]:>10}" for n in names))
     for label, size in sizes.items():
-        for method in ("bilinear", "guided"):
+        for method in ("nearest", "bilinear", "guided"):
             quality = label_quality(brought_back(video, size, method, config), video.labels, video.n_classes)
             cells = " ".join(f"{100 * iou:10.1f}" for iou in quality["per_class_iou"])
             print(f"{label:>22} {method:>8} {100 * quality['miou']:5.1f} {cells}", flush=True)

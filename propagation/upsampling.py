@@ -107,7 +107,12 @@ def _guided_scores(values: np.ndarray, frame: np.ndarray, config: GuidedFilter):
     detail = guide - _resize(guide_low, size)
 
     def score(c: int) -> np.ndarray:
-        return _resize(values[c], size) + _resize(slopes[c], size) * detail
+        slope = slopes[c]
+        out = _resize(slope, size)
+        if out is slope:  # already at the guide's size: do not overwrite the slopes
+            out = out.copy()
+        np.multiply(out, detail, out=out)
+        return np.add(out, _resize(values[c], size), out=out)
 
     return score, size
 
@@ -130,8 +135,7 @@ def guided_argmax(values: np.ndarray, frame: np.ndarray, unknown: int = -1,
     out = np.zeros(size, np.int32)
     for c in range(values.shape[0]):
         current = score(c)
-        wins = current > best
-        best = np.where(wins, current, best)
-        out[wins] = c
+        out[current > best] = c
+        np.maximum(best, current, out=best)
     reached = _resize((values.sum(axis=0) > 0).astype(np.float32), size) > 0
     return np.where(reached, out, unknown).astype(np.int32)

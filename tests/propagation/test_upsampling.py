@@ -64,3 +64,9 @@ def test_a_guided_delivery_keeps_the_line_from_the_networks_low_resolution_proba
     bilinear = Delivery(human, None, network, 0.1, frames=frame[None]).frame(0).labels
     np.testing.assert_array_equal(guided, truth)
     assert (bilinear == 0).all()
+
+
+def test_scores_already_at_the_frames_size_come_back_unchanged():
+    frame, _, scores = _line_scene(factor=1)
+    np.testing.assert_allclose(guided_upsample(scores, frame), scores, atol=1e-6)
+    np.testing.assert_array_equal(guided_argmax(scores, frame), scores.argmax(axis=0))
