@@ -48,7 +48,9 @@ def frame_results(
         result = label_map_to_results(label_map, config)
         chosen = selection.ids[selected_frames == frame]
         if len(chosen):
-            result += granularity.focus_results(units, chosen, config, label_map)
+            # First: Label Studio 1.23 paints a task's earlier brush regions over later ones, and the
+            # class masks cover the whole frame, so a focus brush after them would hardly show.
+            result = granularity.focus_results(units, chosen, config, label_map) + result
         yield {"task_id": task["id"], "result": result, "score": float(scores[frame]), "cluster": clusters[frame],
                "confidence": None if confidence is None else round(float(confidence), 4),
                "sources": None if sources is None else {name: round(share, 4) for name, share in sources.items()}}
