@@ -22,19 +22,20 @@ class VideoPrediction:
     embeddings: np.ndarray | None
 
 
-def working_frames(frames, spec: NetworkSpec, scratch: Scratch = in_memory, batch_size: int = 16):
+def working_frames(frames, spec: NetworkSpec, scratch: Scratch = in_memory):
     """Frames (F, H, W, 3) uint8 at the network's working resolution (F, h, w, 3) uint8, resized as
-    `normalise` does (bilinear, antialiased when shrinking), a batch at a time into ``scratch``
-    ("frames_small"). Training and inference then never read a full-resolution frame again; frames
-    already at that size are returned as they are."""
+    `normalise` does (bilinear, antialiased when shrinking), one frame at a time into ``scratch``
+    ("frames_small"): a float copy of one full-resolution frame is the most this holds (a batch of
+    16 720p frames would be 177 MB). Training and inference then never read a full-resolution frame
+    again; frames already at that size are returned as they are."""
     if tuple(frames.shape[1:3]) == spec.size:
         return frames
     out = scratch("frames_small", (len(frames), *spec.size, 3), np.uint8)
     shrink = frames.shape[1] > spec.height or frames.shape[2] > spec.width
-    for start in range(0, len(frames), batch_size):
-        x = torch.as_tensor(frames[start:start + batch_size]).permute(0, 3, 1, 2).float()
+    for t in range(len(frames)):
+        x = torch.as_tensor(np.asarray(frames[t]))[None].permute(0, 3, 1, 2).float()
         x = F.interpolate(x, size=spec.size, mode="bilinear", align_corners=False, antialias=shrink)
-        out[start:start + len(x)] = x.round_().clamp_(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        out[t] = x.round_().clamp_(0, 255).byte()[0].permute(1, 2, 0).numpy()
     return out
 
 
