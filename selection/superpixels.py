@@ -17,20 +17,23 @@ import numpy as np
 from .errors import SelectionError
 
 
-def slic_superpixels(frames: np.ndarray, n_segments: int = 300, compactness: float = 10.0) -> np.ndarray:
+def slic_superpixels(frames, n_segments: int = 300, compactness: float = 10.0, out=None):
     """SLIC superpixels of each frame: (F, H, W, 3) uint8 RGB -> (F, H, W) int32 local labels from 0.
 
-    ``n_segments`` is the approximate number of superpixels per frame; a higher ``compactness``
-    gives squarer regions, a lower one follows colour edges more closely.
+    ``frames``: an array or a sequence read one frame at a time (the worker's frame files); ``out``:
+    where the labels go, e.g. an on-disk array, so a long HD video's maps are never all in memory
+    (a new array when None). ``n_segments`` is the approximate number of superpixels per frame; a
+    higher ``compactness`` gives squarer regions, a lower one follows colour edges more closely.
     """
     from skimage.segmentation import slic
 
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise SelectionError(f"frames must be (F, H, W, 3) RGB, got shape {frames.shape}")
+    shape = tuple(frames.shape) if hasattr(frames, "shape") else np.shape(frames)
+    if len(shape) != 4 or shape[-1] != 3:
+        raise SelectionError(f"frames must be (F, H, W, 3) RGB, got shape {shape}")
     if n_segments < 1:
         raise SelectionError(f"n_segments must be >= 1, got {n_segments}")
-    out = np.empty(frames.shape[:3], dtype=np.int32)
-    for f, frame in enumerate(frames):
-        out[f] = slic(frame, n_segments=n_segments, compactness=compactness, start_label=0, channel_axis=-1)
+    out = np.empty(shape[:3], dtype=np.int32) if out is None else out
+    for f in range(shape[0]):
+        out[f] = slic(np.asarray(frames[f]), n_segments=n_segments, compactness=compactness, start_label=0,
+                      channel_axis=-1)
     return out

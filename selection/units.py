@@ -134,32 +134,34 @@ class RectangleUnits(SampleUnits):
 
 
 class SuperpixelUnits(SampleUnits):
-    """Per-frame superpixels from a (F, H, W) int array of local labels (negative = no sample).
+    """Per-frame superpixels from (F, H, W) integer local labels (negative = no sample): an array, or
+    one read a frame at a time (e.g. on disk), kept by reference so its maps are never all in memory.
 
-    Local labels are relabelled to be contiguous per frame, then offset to global ids.
+    Local labels are relabelled to be contiguous per frame (a small lookup table per frame), then
+    offset to global ids.
     """
 
     kind = "superpixel"
 
-    def __init__(self, segments: np.ndarray):
-        segments = np.asarray(segments)
-        if segments.ndim != 3 or not np.issubdtype(segments.dtype, np.integer):
-            raise SelectionError(f"segments must be an integer (F, H, W) array, "
-                                 f"got {segments.dtype} {segments.shape}")
-        self._local = np.empty(segments.shape, dtype=np.int32)
-        counts = np.zeros(len(segments), dtype=np.int64)
-        for f, seg in enumerate(segments):
-            valid = seg >= 0
-            labels = seg[valid].astype(np.int64)
+    def __init__(self, segments):
+        shape, dtype = tuple(segments.shape), np.dtype(segments.dtype)
+        if len(shape) != 3 or not np.issubdtype(dtype, np.integer):
+            raise SelectionError(f"segments must be an integer (F, H, W) array, got {dtype} {shape}")
+        self._segments = segments
+        self._lookup = []  # per frame: old label -> rank among the labels present
+        for f in range(shape[0]):
+            seg = np.asarray(segments[f])
+            labels = seg[seg >= 0].astype(np.int64)
             present = np.bincount(labels) > 0 if labels.size else np.zeros(0, bool)
-            lut = np.cumsum(present) - 1  # old label -> rank among present labels
-            self._local[f] = -1
-            self._local[f][valid] = lut[labels]
-            counts[f] = int(present.sum())
-        super().__init__(*segments.shape, counts)
+            self._lookup.append(np.cumsum(present) - 1)
+        super().__init__(*shape, [int(lut[-1]) + 1 if lut.size else 0 for lut in self._lookup])
 
     def local_map(self, frame: int) -> np.ndarray:
-        return self._local[frame].astype(np.int64)
+        seg = np.asarray(self._segments[frame])
+        out = np.full(seg.shape, -1, dtype=np.int64)
+        valid = seg >= 0
+        out[valid] = self._lookup[frame][seg[valid]]
+        return out
 
 
 class PixelUnits(SampleUnits):

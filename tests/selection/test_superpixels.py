@@ -29,3 +29,21 @@ def test_superpixel_units_from_slic_segments():
     assert units.kind == "superpixel" and units.n_samples >= 2
     for f in range(2):
         np.testing.assert_array_equal(np.unique(units.segment_map(f)), units.sample_ids(f))
+
+
+def test_superpixels_computed_into_an_on_disk_array_give_the_units_they_give_in_memory(tmp_path):
+    """A long video's superpixel maps stream to disk a frame at a time and are read back per frame."""
+    from propagation import on_disk
+
+    frames = np.random.default_rng(3).integers(0, 255, (3, 24, 32, 3), dtype=np.uint8)
+    in_memory = SuperpixelUnits(slic_superpixels(frames, n_segments=8))
+    scratch = on_disk(tmp_path)
+    frames_on_disk = scratch("frames", frames.shape, np.uint8)
+    for t in range(3):
+        frames_on_disk[t] = frames[t]
+    on_file = scratch("units", (3, 24, 32), np.int32)
+    streamed = SuperpixelUnits(slic_superpixels(frames_on_disk, n_segments=8, out=on_file))
+    assert type(on_file).__name__ == "DiskArray"
+    assert np.array_equal(streamed.offsets, in_memory.offsets)
+    for t in range(3):
+        assert np.array_equal(streamed.segment_map(t), in_memory.segment_map(t))

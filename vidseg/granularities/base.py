@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from propagation import UNKNOWN
+from propagation import UNKNOWN, in_memory
+from propagation.ondisk import Scratch
 from selection import SampleUnits
 from vidseg.labelstudio.config import LabelConfig, LabelConfigError
 
@@ -38,7 +39,9 @@ class Granularity:
     """What the label config needs, said to a user whose config does not fit."""
 
     def units(self, n_frames: int, height: int, width: int, frames: np.ndarray | None,
-              params: UnitParams) -> SampleUnits:
+              params: UnitParams, scratch: Scratch = in_memory) -> SampleUnits:
+        """The video's samples; ``frames``: an array or a sequence read a frame at a time; per-frame
+        maps a granularity computes (superpixels) come from ``scratch`` ("units")."""
         raise NotImplementedError
 
     def reveal(self, truth: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from propagation import in_memory
 from selection import PixelUnits
 from vidseg.labelstudio.points import points_to_results
 
@@ -14,7 +15,7 @@ class Pixels(Granularity):
     uses_keypoints = True
     config_hint = "a <KeyPointLabels> with the class labels and no focus control (README, label configs)"
 
-    def units(self, n_frames, height, width, frames, params):
+    def units(self, n_frames, height, width, frames, params, scratch=in_memory):
         return PixelUnits(n_frames, height, width, stride=params.pixel_stride)
 
     reveal = staticmethod(dominant_label)

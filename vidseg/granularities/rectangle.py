@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from propagation import in_memory
 from selection import RectangleUnits
 from vidseg.labelstudio.points import rectangles_to_results
 
@@ -16,7 +17,7 @@ class Rectangles(Granularity):
     focus_type = "rectanglelabels"
     config_hint = "a <RectangleLabels> focus control beside the <BrushLabels> (README, label configs)"
 
-    def units(self, n_frames, height, width, frames, params):
+    def units(self, n_frames, height, width, frames, params, scratch=in_memory):
         return RectangleUnits(n_frames, height, width, size=params.rectangle_size)
 
     def clicks(self, frame_costs, mask):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from propagation import in_memory
 from selection import SelectionError, SuperpixelUnits
 from selection.superpixels import slic_superpixels
 from vidseg.labelstudio.brush import focus_mask_to_results
@@ -17,10 +18,11 @@ class Superpixels(Granularity):
     focus_type = "brushlabels"
     config_hint = "a second <BrushLabels> focus control with one label (README, label configs)"
 
-    def units(self, n_frames, height, width, frames, params):
+    def units(self, n_frames, height, width, frames, params, scratch=in_memory):
         if frames is None or np.shape(frames)[:3] != (n_frames, height, width):
             raise SelectionError(f"superpixel units need frames of shape ({n_frames}, {height}, {width}, 3)")
-        return SuperpixelUnits(slic_superpixels(frames, n_segments=params.superpixels_per_frame))
+        segments = scratch("units", (n_frames, height, width), np.int32)
+        return SuperpixelUnits(slic_superpixels(frames, n_segments=params.superpixels_per_frame, out=segments))
 
     reveal = staticmethod(dominant_label)
 

@@ -94,7 +94,9 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     model = starting_network(spec, warm=store.checkpoint_path, base=base, device=settings.device)
     _check_fits(settings, store, tasks, frames.shape, spec, model)
     labels = human_labels(tasks, config, height, width)
-    units = granularity.units(n_frames, height, width, frames, unit_params)
+    shutil.rmtree(store.scratch_dir, ignore_errors=True)
+    scratch = on_disk(store.scratch_dir)
+    units = granularity.units(n_frames, height, width, frames, unit_params, scratch=scratch)
     labelled = labelled_samples(units, labels)
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -106,9 +108,8 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
                             progress=lambda done, total: progress("flow", done, total))
 
     flows = video_flows() if labels.any_known() else None
-    shutil.rmtree(store.scratch_dir, ignore_errors=True)
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
-                       scratch=on_disk(store.scratch_dir), vote_cache=VoteCache(store.votes_dir),
+                       scratch=scratch, vote_cache=VoteCache(store.votes_dir),
                        predict_untrained=base is not None, progress=progress)
     if result.trained:
         save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
