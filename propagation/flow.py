@@ -99,13 +99,15 @@ FLOW_FIELDS = ("forward", "backward", "valid_forward", "valid_backward")
 
 
 def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = "medium",
-                  scratch: Scratch = in_memory, progress: Callable[[int, int], None] | None = None) -> Flows:
+                  scratch: Scratch = in_memory, progress: Callable[[int, int], None] | None = None,
+                  reuse: tuple[Flows, dict[int, int]] | None = None) -> Flows:
     """DIS flow between consecutive frames ``(F, H, W, 3)`` uint8, on grayscale at ``size`` (h, w).
 
     frames: an array or any per-frame sequence with ``shape`` (read one frame at a time). The four
     arrays come from ``scratch`` (named as `FLOW_FIELDS`), so on disk a long video's flows never sit
     in memory. ``size=None`` keeps the frame resolution. A single frame gives empty flows
-    ``(0, 2, h, w)``. progress(done, total) after each frame pair.
+    ``(0, 2, h, w)``. progress(done, total) after each frame pair. reuse: ``(flows, {t: j})``, pair
+    t of these frames is pair j of ``flows`` (the same two frames, at ``size``): copied, not computed.
     """
     if len(frames.shape) != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
@@ -116,16 +118,23 @@ def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = "me
     shapes = {"forward": ((n, 2, h, w), np.float16), "backward": ((n, 2, h, w), np.float16),
               "valid_forward": ((n, h, w), bool), "valid_backward": ((n, h, w), bool)}
     out = Flows(**{name: scratch(name, *shapes[name]) for name in FLOW_FIELDS})
+    known, same = reuse if reuse is not None else (None, {})
     dis = cv2.DISOpticalFlow_create(PRESETS[preset])
-    prev = _gray(frames[0], (h, w)) if len(frames) else None
+    prev = None  # frame t in grey, read only when pair t is computed
     for t in range(n):
-        nxt = _gray(frames[t + 1], (h, w))
-        fwd = dis.calc(prev, nxt, None).transpose(2, 0, 1)
-        bwd = dis.calc(nxt, prev, None).transpose(2, 0, 1)
-        out.forward[t], out.backward[t] = fwd, bwd
-        out.valid_forward[t] = consistency_mask(fwd, bwd)
-        out.valid_backward[t] = consistency_mask(bwd, fwd)
-        prev = nxt
+        if t in same:
+            for name in FLOW_FIELDS:
+                getattr(out, name)[t] = getattr(known, name)[same[t]]
+            prev = None
+        else:
+            prev = _gray(frames[t], (h, w)) if prev is None else prev
+            nxt = _gray(frames[t + 1], (h, w))
+            fwd = dis.calc(prev, nxt, None).transpose(2, 0, 1)
+            bwd = dis.calc(nxt, prev, None).transpose(2, 0, 1)
+            out.forward[t], out.backward[t] = fwd, bwd
+            out.valid_forward[t] = consistency_mask(fwd, bwd)
+            out.valid_backward[t] = consistency_mask(bwd, fwd)
+            prev = nxt
         if progress is not None:
             progress(t + 1, n)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 import torch
 
 from propagation import Flows, NetworkSpec, compute_flows, on_disk, open_flows, write_checkpoint
-from vidseg.atomic import atomic_write
+from vidseg.atomic import atomic_write, atomic_write_bytes
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: NetworkSpec,
@@ -20,23 +21,45 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: Netwo
 
 
 def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
-                 progress: Callable[[int, int], None] | None = None) -> Flows:
+                 progress: Callable[[int, int], None] | None = None, keys: list[str] | None = None) -> Flows:
     """The video's optical flow at ``size``, computed once into ``folder`` (float16 arrays on disk,
-    read a frame at a time) and recomputed when the frames or the size changed or the cache is torn.
+    read a frame at a time), recomputed when the size changed or the cache is torn.
 
+    keys: one identity per frame (the worker: its frame file's name), kept beside the flows: when
+    the video changed (frames added, removed or reordered) the pairs of frames already in the cache
+    are copied and only the new pairs computed. Without keys (or a cache written without them), a
+    cache of the same length is kept whole.
     The flows are computed into a sibling folder that is renamed into place when complete, so a
     killed job leaves either the old flows or none, never half of them.
     """
     folder = Path(folder)
+    keys_file = folder / FRAME_KEYS
     try:
-        flows = open_flows(folder)
-        if len(flows) == len(frames) - 1 and flows.size == tuple(size):
-            return flows
+        old = open_flows(folder)
+        old_keys = json.loads(keys_file.read_text()) if keys_file.exists() else None
     except (FileNotFoundError, ValueError):
-        pass
+        old, old_keys = None, None
+    if old is not None and old.size != tuple(size):
+        old = None
+    if old is not None and (keys is None or old_keys in (None, keys)) and len(old) == len(frames) - 1:
+        if keys is not None and old_keys is None:
+            atomic_write_bytes(keys_file, json.dumps(keys).encode())
+        return old
+    same = {}
+    if old is not None and keys is not None and old_keys is not None and len(old_keys) == len(old) + 1:
+        cached_pairs = {pair: j for j, pair in enumerate(zip(old_keys, old_keys[1:], strict=False))}
+        pairs = enumerate(zip(keys, keys[1:], strict=False))
+        same = {t: cached_pairs[pair] for t, pair in pairs if pair in cached_pairs}
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    compute_flows(frames, size=size, scratch=on_disk(partial), progress=progress)
+    compute_flows(frames, size=size, scratch=on_disk(partial), progress=progress,
+                  reuse=(old, same) if same else None)
+    if keys is not None:
+        (partial / FRAME_KEYS).write_text(json.dumps(keys))
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(partial, folder)
     return open_flows(folder)
+
+
+FRAME_KEYS = "frames.json"
+"""Beside the flows: the identity of each frame they were computed on."""

@@ -118,6 +118,27 @@ def test_a_torn_or_resized_flow_cache_is_recomputed(tmp_path, pair):
         open_flows(tmp_path / "missing")
 
 
+def test_a_video_that_grew_keeps_its_cached_pairs_and_computes_only_the_new_ones(tmp_path, synthetic_video):
+    frames = synthetic_video(num_frames=6).frames
+    keys = [f"frame-{t}.img" for t in range(len(frames))]
+    folder = tmp_path / "flows"
+    cached_flows(folder, frames[:4], (32, 32), keys=keys[:4])
+    marked = DiskArray.open(folder / "forward.npy", writable=True)
+    marked[1] = np.full(marked.shape[1:], 7.0, np.float16)  # a cached pair copied keeps this mark
+    grown = cached_flows(folder, frames, (32, 32), keys=keys)
+    everything = compute_flows(frames, size=(32, 32))
+    assert np.all(grown.forward[1] == 7.0)  # pair 1 (frames 1 -> 2) was copied from the cache
+    for name in FLOW_FIELDS:  # every other pair equals the flows computed from scratch
+        for t in (0, 2, 3, 4):
+            np.testing.assert_array_equal(getattr(grown, name)[t], getattr(everything, name)[t])
+    # a frame removed from the middle: the pairs on either side of the gap are new, the rest kept
+    kept = [0, 1, 2, 4, 5]
+    shrunk = cached_flows(folder, frames[kept], (32, 32), keys=[keys[t] for t in kept])
+    assert np.all(shrunk.forward[1] == 7.0) and len(shrunk) == 4
+    np.testing.assert_array_equal(shrunk.forward[2], compute_flows(frames[[2, 4]], size=(32, 32)).forward[0])
+    np.testing.assert_array_equal(shrunk.forward[3], everything.forward[4])
+
+
 def test_resize_flow_scales_vectors():
     flow = np.zeros((3, 2, 16, 32), np.float32)
     flow[:, 0], flow[:, 1] = 4.0, -2.0
