@@ -224,3 +224,17 @@ def test_labelled_samples_are_those_mostly_drawn_by_a_human():
     mostly[:3] = UNKNOWN  # 2 of 8 rows: not labelled
     human[2] = mostly
     np.testing.assert_array_equal(labelled_samples(FrameUnits(3, 8, 8), human.dense()), [False, True, False])
+
+
+def test_frames_the_model_has_not_seen_choose_the_weight_it_delivers_at():
+    _, truth = _moving_square()
+    human = np.full(truth.shape, UNKNOWN, np.int16)
+    human[0], human[2], human[4] = truth[0], truth[2], truth[4]
+    unchecked = _round("hvsa", human)
+    assert unchecked.weight_check is None and unchecked.delivered.network_weight == ROUND.fusion.network_weight
+    checked = _round("hvsa", human, held_out=[2])
+    check = checked.weight_check
+    assert check.frames == (2,) and check.weights == (ROUND.fusion.network_weight, 0.0)
+    assert check.pixels == truth[2].size and max(check.correct) <= check.pixels
+    assert checked.delivered.network_weight == check.chosen
+    assert _round("fusion", human, held_out=[2]).weight_check is None  # nothing learns: nothing to check

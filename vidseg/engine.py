@@ -3,7 +3,8 @@
 A round is: carry the known labels along the optical flow from both sides as weighted votes,
 fine-tune the network on the human labels and the carried ones it could not overrule (warm start),
 predict every frame, deliver the fusion of carried votes and the network's probabilities (human
-labels win), then choose the next samples for annotators by the uncertainty of what was delivered.
+labels win; the carried labels alone where the frames labelled since the model last trained say the
+network made them worse), then choose the next samples for annotators by the uncertainty of what was delivered.
 Arrays in, arrays out: callers own the I/O. Every stage streams over frames: per-frame arrays come
 from the caller's scratch (memory or disk), training and inference run on the frames shrunk once to
 the working resolution, and full resolution is reached only one delivered frame at a time.
@@ -40,6 +41,7 @@ from propagation import (
     working_frames,
 )
 from propagation.ondisk import Scratch
+from propagation.weight_check import WeightCheck, check_network_weight
 from selection import (
     STRATEGY_INPUTS,
     SampleUnits,
@@ -100,6 +102,9 @@ class RoundResult:
     """The network's probabilities and embeddings at working resolution; None when it did not run."""
     trained: bool
     """The network was fine-tuned (the caller keeps its checkpoint)."""
+    weight_check: WeightCheck | None = None
+    """How the network's weight beside the carried labels was chosen for this round's delivery, from
+    the frames labelled since the model last trained (None: the configured weight, unchecked)."""
 
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -155,6 +160,7 @@ def run_round(
     scratch: Scratch = in_memory,
     vote_cache=None,
     predict_untrained: bool = False,
+    held_out=None,
     progress: Progress | None = None,
 ) -> RoundResult:
     """One round on one video.
@@ -168,6 +174,9 @@ def run_round(
     `RoundResult.delivered` is asked for. `model` is fine-tuned in place.
     predict_untrained: with no label yet, still predict (the model comes from a pretrained
     checkpoint), so the first selection can use it.
+    held_out: the labelled frames ``model`` has not trained on, or None when it has learnt nothing
+    yet (fresh weights): before fine-tuning, they check whether the network improves on the carried
+    labels alone (`propagation.weight_check`); where it did not, the round delivers those.
     """
     strategy = strategy_named(config.strategy)
     human = SparseLabels.from_dense(labels)
@@ -184,6 +193,9 @@ def run_round(
         if config.pseudo_labels:
             training = _overlaid(human_small, reliable, scratch)
     prediction, trained = None, False
+    check = None
+    if strategy.learns and known and held_out is not None and flows is not None:
+        check = _check_weight(model, small, human, flows, held_out, spec, config)
     if strategy.learns and known:
         work_flows = resize_flows(flows, spec.size, scratch) if flows is not None else None
         prediction = _fit_and_predict(model, small, training, work_flows, spec, config, progress, scratch)
@@ -192,12 +204,28 @@ def run_round(
         prediction = predict_video(model, small, spec, batch_size=config.predict_batch,
                                    device=config.finetune.device, scratch=scratch)
     network = prediction.probs if prediction is not None else None
+    if check is not None:
+        weight = check.chosen
     delivered = None
     if votes is not None or network is not None or known:
         delivered = Delivery(human, votes, network, weight, frames, config.fusion.upsampling)
     probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
     selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
-    return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained)
+    return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained,
+                       weight_check=check)
+
+
+def _check_weight(model, small, human: SparseLabels, flows: Flows, held_out, spec: NetworkSpec,
+                  config: RoundConfig) -> WeightCheck | None:
+    """`check_network_weight` on the held-out frames, with the model's probabilities there from before
+    it trains on them."""
+    frames = sorted(int(t) for t in held_out if human.maps.get(int(t)) is not None)
+    if not frames:
+        return None
+    probs = predict_video(model, np.stack([small[t] for t in frames]), spec, batch_size=config.predict_batch,
+                          device=config.finetune.device, with_embeddings=False).probs
+    return check_network_weight(human.resized(flows.size), flows, dict(zip(frames, probs, strict=True)), frames,
+                                spec.num_classes, config.fusion)
 
 
 def _overlaid(human: SparseLabels, reliable, scratch: Scratch):

@@ -1,9 +1,11 @@
 """Where a video's network starts: its last round, else the base checkpoint, else scratch."""
 
+import numpy as np
 import torch
 
-from propagation import NetworkSpec, build_network, starting_network
+from propagation import NetworkSpec, SparseLabels, build_network, starting_network
 from vidseg.artifacts import save_checkpoint
+from vidseg.jobs.retrain import frames_unseen_by_model
 from vidseg.store import Store
 
 SPEC = NetworkSpec(classes=("road", "car"), height=64, width=64)
@@ -74,3 +76,15 @@ def test_a_new_video_starts_from_the_projects_newest_model_unless_switched_off(t
     assert _base_checkpoint(settings, new, bigger) == tmp_path / "base.pt"  # another network: not usable
     off = Settings(model_dir=tmp_path / "models", project_memory=False)
     assert _base_checkpoint(off, new, SPEC) is None
+
+
+def test_the_frames_a_starting_model_has_not_trained_on(tmp_path):
+    """They check its weight beside the carried labels (vidseg.engine.run_round's held_out)."""
+    labels = SparseLabels(10, (4, 4), {t: np.ones((4, 4), np.int16) for t in (1, 4, 7)})
+    store = Store(tmp_path / "models").video(1, "clip")
+    assert frames_unseen_by_model(store, None, labels) is None  # fresh weights: nothing to check
+    assert frames_unseen_by_model(store, tmp_path / "base.pt", labels) == [1, 4, 7]
+    save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 1})
+    assert frames_unseen_by_model(store, None, labels) is None  # it does not say what it trained on
+    save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 2, "trained_on": [1, 4]})
+    assert frames_unseen_by_model(store, None, labels) == [7]

@@ -47,6 +47,11 @@ def test_a_tiny_run_writes_results_for_every_series(tmp_path, capsys):
     assert [r["samples"] for r in frame_rows] == [1, 2]
     assert frame_rows[1]["clicks"] > frame_rows[0]["clicks"]
     assert results["full_clicks"] > frame_rows[-1]["clicks"]
+    # The second round checks the network on the frame revealed since it trained, the first has nothing to check.
+    first, second = (r for r in results["rows"] if r["series"] == "hvsa/frame")
+    assert "weight_check" not in first and len(second["weight_check"]["frames"]) == 1
+    assert second["weight_check"]["chosen"] in (0.0, results["config"]["round"]["fusion"]["network_weight"])
+    assert not any("weight_check" in r for r in results["rows"] if r["strategy"] == "warp")
     assert (out / "results.csv").read_text().startswith("series,")
     assert (out / "quality_vs_clicks.png").stat().st_size > 0
     assert "hvsa/frame" in captured.out

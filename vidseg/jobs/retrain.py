@@ -71,7 +71,7 @@ def _history(status: dict, outcome: dict, duration: float, finished: float) -> l
     """The status's round history with this round appended, the last HISTORY_ROUNDS, newest last."""
     entry = {"round": outcome["round"], "finished_at": finished, "duration_s": duration,
              "frames_labelled": outcome["frames_labelled"], "selected": outcome["selected"][:50],
-             "selected_by": outcome["selected_by"]}
+             "selected_by": outcome["selected_by"], "weight_check": outcome.get("weight_check")}
     return [*status.get("history", []), entry][-HISTORY_ROUNDS:]
 
 
@@ -111,9 +111,11 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     flows = video_flows() if labels.any_known() else None
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
                        scratch=scratch, vote_cache=VoteCache(store.votes_dir),
-                       predict_untrained=base is not None, progress=progress)
+                       predict_untrained=base is not None, held_out=frames_unseen_by_model(store, base, labels),
+                       progress=progress)
     if result.trained:
-        save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number})
+        save_checkpoint(store.checkpoint_path, model, spec,
+                        {"round": round_number, "trained_on": [int(t) for t in labels.known_frames]})
     _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress,
              [path.name for path in frames.paths])
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
@@ -123,9 +125,25 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
         video_flows()
     return {
         "round": round_number, "frames": n_frames, "frames_labelled": len(labels.known_frames),
+        "weight_check": None if result.weight_check is None else result.weight_check.describe(),
         "selected": [int(i) for i in result.selection.ids], "selected_by": result.selection.strategy,
         "annotations": annotation_fingerprint(tasks),
     }
+
+
+def frames_unseen_by_model(store: VideoStore, base, labels) -> list[int] | None:
+    """The labelled frames the round's starting model has not trained on (`run_round`'s held_out):
+    those since its own checkpoint, every one for a base model; None for fresh weights, or for a
+    checkpoint that does not say what it trained on."""
+    known = [int(t) for t in labels.known_frames]
+    if not store.checkpoint_path.is_file():
+        return known if base is not None else None
+    try:
+        _, saved = checkpoint_info(store.checkpoint_path)
+    except CheckpointError:
+        return None
+    trained_on = saved.get("trained_on")
+    return None if trained_on is None else sorted(set(known) - set(trained_on))
 
 
 def _check_fits(settings: Settings, store: VideoStore, tasks: list[dict], shape, spec, model) -> None:

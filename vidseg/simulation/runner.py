@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from propagation import NetworkSpec, compute_flows, load_checkpoint, starting_network
+from propagation import UNKNOWN, NetworkSpec, compute_flows, load_checkpoint, starting_network
 from vidseg.atomic import atomic_write_bytes
 from vidseg.engine import RoundConfig, RoundResult, run_round
 from vidseg.granularities import GRANULARITIES, UnitParams, granularity_named
@@ -117,6 +117,8 @@ class _Series:
         self.strategy, self.full_clicks, self.flows, self.log = strategy, full_clicks, flows, log
         self.name = f"{strategy}/{units.kind}"
         self.progress, self.rounds = progress, 0
+        self.trained_on: set[int] | None = set() if config.init_checkpoint else None
+        """The labelled frames the network has trained on; None while it has learnt nothing."""
 
     def run(self) -> list[dict]:
         config, video = self.config, self.video
@@ -139,6 +141,10 @@ class _Series:
             delivered = _all_frames(result)
             row = self._measure(round_index, oracle, delivered, time.perf_counter() - started)
             row["selected_by"] = selected_by
+            if result.weight_check is not None:
+                row["weight_check"] = check = result.weight_check.describe()
+                self.log(f"{self.name} round {round_index}: delivered at network weight {check['chosen']} "
+                         f"(accuracy on held-out frames {check['frames']}: {check['accuracy']})")
             rows.append(row)
             self.rounds += 1
             self.progress.advance(note=f"mIoU {row['miou']:.1f}")
@@ -153,8 +159,14 @@ class _Series:
         seed = config.seed + round_index
         round_config = replace(config.round, strategy=self.strategy, budget=config.budgets[self.units.kind],
                                seed=seed, finetune=replace(config.round.finetune, seed=seed))
-        return run_round(model, self.video.frames, oracle.revealed, self.units, oracle.labelled, self.flows,
-                         self.spec, round_config, predict_untrained=config.init_checkpoint is not None)
+        known = {int(t) for t in np.flatnonzero((oracle.revealed != UNKNOWN).any(axis=(1, 2)))}
+        held_out = None if self.trained_on is None else sorted(known - self.trained_on)
+        result = run_round(model, self.video.frames, oracle.revealed, self.units, oracle.labelled, self.flows,
+                           self.spec, round_config, predict_untrained=config.init_checkpoint is not None,
+                           held_out=held_out)
+        if result.trained:
+            self.trained_on = known
+        return result
 
     def _measure(self, round_index: int, oracle: Oracle, delivered: np.ndarray, seconds: float) -> dict:
         quality = label_quality(delivered, self.video.labels, self.video.n_classes)
