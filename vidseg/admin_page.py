@@ -95,14 +95,15 @@ def _shares(entry: dict | None) -> dict[str, float] | None:
 
 def history(status: dict) -> list[dict]:
     """Rounds newest first: {"round", "finished_at", "duration_s", "frames_labelled", "selected",
-    "selected_by"}."""
+    "selected_by", "weight_check"}."""
     kept = status.get("history")
     if isinstance(kept, list) and kept:
         rows = [row for row in kept if isinstance(row, dict)]
     elif status.get("round"):
         rows = [{"round": status["round"], "finished_at": status.get("last_trained_at"),
                  "duration_s": status.get("last_duration_s"), "frames_labelled": status.get("frames_labelled"),
-                 "selected": status.get("selected"), "selected_by": status.get("selected_by")}]
+                 "selected": status.get("selected"), "selected_by": status.get("selected_by"),
+                 "weight_check": status.get("weight_check")}]
     else:
         rows = []
     return sorted(rows, key=lambda row: row.get("round") or 0, reverse=True)
@@ -152,8 +153,23 @@ def _selection(row: dict) -> str:
     return f"{shown} ({row.get('selected_by') or '-'})"
 
 
+def _delivery(row: dict) -> str:
+    """What the round delivered where no human labelled: the network fused with the carried labels,
+    or the carried labels alone, with the held-out accuracies that chose it (vidseg.engine)."""
+    check = row.get("weight_check")
+    if not isinstance(check, dict) or not isinstance(check.get("accuracy"), dict):
+        return "-"
+    accuracy = {float(weight): value for weight, value in check["accuracy"].items()}
+    chosen = float(check.get("chosen") or 0.0)
+    with_network = max((w for w in accuracy if w > 0), default=None)
+    frames = len(check.get("frames") or [])
+    shown = f"network {accuracy.get(with_network, '-')}% vs carried {accuracy.get(0.0, '-')}%"
+    return f"{'network + carried' if chosen > 0 else 'carried only'} ({shown} on {frames} new " \
+           f"frame{'' if frames == 1 else 's'})"
+
+
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(when=_when, colour=_cell_colour, describe=_describe, selection=_selection)
+_ENV.filters.update(when=_when, colour=_cell_colour, describe=_describe, selection=_selection, delivery=_delivery)
 _TEMPLATE = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vidseg status</title>
 <meta http-equiv="refresh" content="{{ refresh }}"><link rel="icon" href="data:,">
@@ -209,9 +225,11 @@ carried along the flow<span style="background:hsl(140,60%,82%)"></span>
  style="background: {{ cell | colour }}; border-color: {{ cell | colour }}">{% if cell.thumbnail
  %}<img src="{{ cell.thumbnail }}" alt="" loading="lazy">{% endif %}</span>{% endfor %}</div>
 {% if video.rounds %}<details open><summary>history</summary>
-<table class="history"><tr><th>round</th><th>finished</th><th>s</th><th>labelled</th><th>selected</th></tr>
+<table class="history"><tr><th>round</th><th>finished</th><th>s</th><th>labelled</th><th>selected</th>
+<th>delivered</th></tr>
 {% for row in video.rounds %}<tr><td>{{ row.round }}</td><td>{{ row.finished_at | when }}</td>
-<td>{{ row.duration_s }}</td><td>{{ row.frames_labelled }}</td><td>{{ row | selection }}</td></tr>
+<td>{{ row.duration_s }}</td><td>{{ row.frames_labelled }}</td><td>{{ row | selection }}</td>
+<td>{{ row | delivery }}</td></tr>
 {% endfor %}</table></details>{% endif %}</td></tr>
 {% endfor %}</table>{% endif %}
 {% else %}<p>No project yet: the worker writes here after its first round.</p>
