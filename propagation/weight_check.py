@@ -4,9 +4,11 @@ the carried labels alone (the no-learning fusion).
 A network fine-tuned for seconds on a few frames can overrule carried labels it should not. Each
 round checks it on the frames labelled since the model last trained, which it has never seen: at
 each such frame, the votes carried from the *other* labelled frames and the model's probabilities
-are fused at every candidate network weight and compared with the human labels. The weight that
-got the most pixels right delivers the round (ties keep the first candidate, the configured one).
-Frames the model trained on are never used: it would be judged on what it memorised.
+are fused at every candidate network weight and compared with the human labels. The configured
+weight delivers the round unless the carried labels alone got clearly more pixels right
+(`FALLBACK_MARGIN`): the fallback is for a network that hurts, not for a coin toss between two
+deliveries that differ on a few hundred pixels. Frames the model trained on are never used: it
+would be judged on what it memorised.
 
     check = check_network_weight(human_small, flows, probs, held_out, num_classes, config)
     weight = check.chosen if check is not None else config.network_weight
@@ -23,6 +25,10 @@ from .fusion import FusionConfig, _carry_one_side, _fused_frame
 from .labels import UNKNOWN
 from .sparse_labels import SparseLabels
 
+FALLBACK_MARGIN = 0.001
+"""Share of the checked pixels (0.1 points of accuracy) by which another weight must beat the
+configured one to replace it."""
+
 
 @dataclass(frozen=True)
 class WeightCheck:
@@ -37,7 +43,9 @@ class WeightCheck:
 
     @property
     def chosen(self) -> float:
-        return self.weights[int(np.argmax(self.correct))]
+        best = int(np.argmax(self.correct))
+        clearly = self.correct[best] - self.correct[0] > FALLBACK_MARGIN * self.pixels
+        return self.weights[best] if clearly else self.weights[0]
 
     def describe(self) -> dict:
         """For logs and status: each weight's accuracy on the held-out frames, in %."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from propagation import UNKNOWN, Flows, FusionConfig, SparseLabels, carry_votes
-from propagation.weight_check import check_network_weight, votes_at
+from propagation.weight_check import FALLBACK_MARGIN, WeightCheck, check_network_weight, votes_at
 
 
 def _shifting_flows(n_frames, size=(8, 12), seed=0):
@@ -86,6 +86,13 @@ def test_a_tie_keeps_the_configured_weight():
     human, flows = _video(changed=False)
     check = check_network_weight(human, flows, {10: _network(1, 1)}, [10], 2, FusionConfig(network_weight=1.0))
     assert check.correct == (36, 36) and check.chosen == 1.0
+
+
+def test_the_carried_labels_must_win_clearly_to_replace_the_network():
+    pixels = 100_000
+    barely = round(FALLBACK_MARGIN * pixels)
+    assert WeightCheck((3,), (0.1, 0.0), (90_000, 90_000 + barely), pixels).chosen == 0.1
+    assert WeightCheck((3,), (0.1, 0.0), (90_000, 90_000 + barely + 1), pixels).chosen == 0.0
 
 
 def test_nothing_to_check_without_another_labelled_frame_or_a_network_weight():
