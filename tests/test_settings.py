@@ -51,6 +51,7 @@ def test_secrets_are_not_in_repr():
     ({"LABEL_STUDIO_URL": "ls:8080"}, "http:// or https://"),
     ({"BASIC_AUTH_USER": "u"}, "set both BASIC_AUTH_USER and BASIC_AUTH_PASS"),
     ({"PSEUDO_LABELS": "maybe"}, "PSEUDO_LABELS='maybe': expected true or false"),
+    ({"PIXEL_LEARNER": "cnn"}, "PIXEL_LEARNER='cnn': choose one of sparse, off"),
 ])
 def test_bad_values_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=None) as info:
@@ -75,3 +76,10 @@ def test_fusion_settings_reach_the_round_and_bad_ones_say_what_to_set():
         Settings.from_env({"CARRY_HALF_LIFE": "0"}).validate()
     with pytest.raises(SettingsError, match="NETWORK_WEIGHT=-1.0"):
         Settings.from_env({"NETWORK_WEIGHT": "-1"}).validate()
+
+
+def test_the_pixel_learner_reaches_the_round():
+    _, round_config, _ = Settings.from_env({}).round_setup(("a", "b"), 1)
+    assert round_config.densify.learner == "sparse"
+    _, round_config, _ = Settings.from_env({"PIXEL_LEARNER": "Off"}).round_setup(("a", "b"), 1)
+    assert round_config.densify.learner == "off"

@@ -40,6 +40,7 @@ from propagation import (
     summarise_votes,
     working_frames,
 )
+from propagation.densify import DensifyConfig, densify_labels
 from propagation.ondisk import Scratch
 from propagation.weight_check import WeightCheck, check_network_weight
 from selection import (
@@ -72,11 +73,14 @@ class RoundConfig:
     """Train on the carried labels the network could not overrule too, not only on human ones."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     predict_batch: int = 8
+    densify: DensifyConfig = field(default_factory=DensifyConfig)
+    """Frames labelled by a few key points are densified by the sparse-pixel learner first (`propagation.densify`)."""
     seed: int = 0
 
     def validate(self) -> None:
         strategy_named(self.strategy)
         self.fusion.validate()
+        self.densify.validate()
         if self.budget <= 0:
             raise ValueError(f"budget must be a positive number of samples per round, got {self.budget}")
 
@@ -159,6 +163,7 @@ def run_round(
     *,
     scratch: Scratch = in_memory,
     vote_cache=None,
+    densify_cache=None,
     predict_untrained: bool = False,
     held_out=None,
     progress: Progress | None = None,
@@ -174,12 +179,14 @@ def run_round(
     `RoundResult.delivered` is asked for. `model` is fine-tuned in place.
     predict_untrained: with no label yet, still predict (the model comes from a pretrained
     checkpoint), so the first selection can use it.
+    densify_cache: keeps the key-point frames densified first (`propagation.densify`) between rounds.
     held_out: the labelled frames ``model`` has not trained on, or None when it has learnt nothing
     yet (fresh weights): before fine-tuning, they check whether the network improves on the carried
     labels alone (`propagation.weight_check`); where it did not, the round delivers those.
     """
     strategy = strategy_named(config.strategy)
-    human = SparseLabels.from_dense(labels)
+    human = densify_labels(frames, SparseLabels.from_dense(labels), spec.num_classes, config.densify,
+                           densify_cache, progress)
     known = human.any_known()
     small = working_frames(frames, spec, scratch)
     if strategy.carries == "nearest":

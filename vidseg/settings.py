@@ -36,6 +36,7 @@ class Settings:
     rectangle_size: int = 16
     superpixels_per_frame: int = 600
     pixel_stride: int = 8
+    pixel_learner: str = "sparse"
     arch: str = "Unet"
     encoder: str = "tu-mobilenetv3_large_100"
     encoder_weights: str | None = None
@@ -79,6 +80,7 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        from propagation.densify import PIXEL_LEARNERS
         from propagation.upsampling import UPSAMPLINGS
         from selection import UNCERTAINTY_METHODS
         from vidseg.granularities import GRANULARITIES
@@ -91,6 +93,9 @@ class Settings:
                      "max_image_pixels", "delivery_concurrency"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name.upper()} must be a positive integer")
+        if self.pixel_learner not in PIXEL_LEARNERS:
+            raise SettingsError(f"PIXEL_LEARNER={self.pixel_learner!r}: choose one of {', '.join(PIXEL_LEARNERS)} "
+                                "(sparse: densify frames labelled by a few key points first; off: train on the points)")
         if self.uncertainty not in UNCERTAINTY_METHODS:
             raise SettingsError(f"UNCERTAINTY={self.uncertainty!r}: choose one of {', '.join(UNCERTAINTY_METHODS)}")
         if self.carry_half_life <= 0:
@@ -111,6 +116,7 @@ class Settings:
         """The cores' configs for round ``round_number`` (1, 2, ...) of a video with these classes:
         ``(NetworkSpec, RoundConfig, UnitParams)``. The one place settings become core options."""
         from propagation import FinetuneConfig, FusionConfig, NetworkSpec
+        from propagation.densify import DensifyConfig
         from vidseg.engine import RoundConfig
         from vidseg.granularities import UnitParams
 
@@ -123,7 +129,8 @@ class Settings:
                               upsampling=self.upsampling)
         round_config = RoundConfig(strategy=self.strategy, budget=self.budget, uncertainty=self.uncertainty,
                                    uncertain_fraction=self.uncertain_fraction, fusion=fusion,
-                                   pseudo_labels=self.pseudo_labels, finetune=finetune, seed=seed)
+                                   pseudo_labels=self.pseudo_labels, finetune=finetune, seed=seed,
+                                   densify=DensifyConfig(learner=self.pixel_learner))
         units = UnitParams(self.rectangle_size, self.superpixels_per_frame, self.pixel_stride)
         return spec, round_config, units
 
@@ -179,6 +186,7 @@ _VARIABLES = {
     "rectangle_size": ("RECTANGLE_SIZE", (), _int),
     "superpixels_per_frame": ("SUPERPIXELS_PER_FRAME", (), _int),
     "pixel_stride": ("PIXEL_STRIDE", (), _int),
+    "pixel_learner": ("PIXEL_LEARNER", (), str.lower),
     "arch": ("MODEL_ARCH", (), str),
     "encoder": ("MODEL_ENCODER", (), str),
     "encoder_weights": ("ENCODER_WEIGHTS", (), str),

@@ -63,6 +63,11 @@ class VideoStore:
         return self.dir / "votes"
 
     @property
+    def densified_dir(self) -> Path:
+        """Key-point frames densified by the sparse-pixel learner, kept between rounds (vidseg/densify_cache.py)."""
+        return self.dir / "densified"
+
+    @property
     def scratch_dir(self) -> Path:
         """The round's per-frame arrays (votes, predictions at working resolution): disk, not memory."""
         return self.dir / "scratch"

@@ -17,6 +17,7 @@ from redis import Redis
 from propagation import CheckpointError, checkpoint_info, embedding_dim, on_disk, starting_network
 from vidseg.artifacts import cached_flows, save_checkpoint
 from vidseg.capacity import check_round_fits, folder_bytes, labels_memory_bytes, round_disk_bytes
+from vidseg.densify_cache import DiskDensifyCache
 from vidseg.engine import RoundResult, flow_size, labelled_samples, run_round
 from vidseg.granularities import check_config, granularity_named
 from vidseg.job_metrics import StageClock, failure_label, record_job
@@ -111,6 +112,7 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     flows = video_flows() if labels.any_known() else None
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
                        scratch=scratch, vote_cache=VoteCache(store.votes_dir),
+                       densify_cache=DiskDensifyCache(store.densified_dir),
                        predict_untrained=base is not None, held_out=frames_unseen_by_model(store, base, labels),
                        progress=progress)
     if result.trained:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from propagation import FinetuneConfig, FusionConfig, NetworkSpec
+from propagation.densify import PIXEL_LEARNERS, DensifyConfig
 from propagation.upsampling import UPSAMPLINGS
 from vidseg.capacity import check_simulation_fits
 from vidseg.engine import RoundConfig
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             units=UnitParams(args.rectangle_size, args.superpixels, args.pixel_stride),
             round=RoundConfig(fusion=FusionConfig(half_life=args.half_life, network_weight=args.network_weight,
                                                   upsampling=args.upsampling),
-                              pseudo_labels=args.pseudo_labels, finetune=finetune),
+                              pseudo_labels=args.pseudo_labels, finetune=finetune,
+                              densify=DensifyConfig(learner=args.pixel_learner)),
             init_checkpoint=args.init, spec=spec, seed=args.seed,
         )
         check_simulation_fits(len(video.frames), *video.frames.shape[1:3], video.n_classes)
@@ -172,6 +174,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="how delivered labels reach the frames' resolution: bilinear or guided by the frame")
     run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RoundConfig.pseudo_labels,
                      help="train on those carried labels too")
+    run.add_argument("--pixel-learner", choices=PIXEL_LEARNERS, default=DensifyConfig.learner,
+                     help="sparse: densify frames labelled by a few key points first (PIXEL_LEARNER)")
     run.add_argument("--init", default=None, help="checkpoint to start every series from (see pretrain)")
     add_pixel_commands(commands)
     return parser

@@ -19,6 +19,7 @@ from typing import TextIO
 import numpy as np
 
 from propagation import UNKNOWN, NetworkSpec, compute_flows, load_checkpoint, starting_network
+from propagation.densify import MemoryDensifyCache
 from vidseg.atomic import atomic_write_bytes
 from vidseg.engine import RoundConfig, RoundResult, run_round
 from vidseg.granularities import GRANULARITIES, UnitParams, granularity_named
@@ -117,6 +118,8 @@ class _Series:
         self.strategy, self.full_clicks, self.flows, self.log = strategy, full_clicks, flows, log
         self.name = f"{strategy}/{units.kind}"
         self.progress, self.rounds = progress, 0
+        self.densified = MemoryDensifyCache()
+        """Key-point frames densified in earlier rounds (`propagation.densify`), as the worker keeps them on disk."""
         self.trained_on: set[int] | None = set() if config.init_checkpoint else None
         """The labelled frames the network has trained on; None while it has learnt nothing."""
 
@@ -162,7 +165,8 @@ class _Series:
         known = {int(t) for t in np.flatnonzero((oracle.revealed != UNKNOWN).any(axis=(1, 2)))}
         held_out = None if self.trained_on is None else sorted(known - self.trained_on)
         result = run_round(model, self.video.frames, oracle.revealed, self.units, oracle.labelled, self.flows,
-                           self.spec, round_config, predict_untrained=config.init_checkpoint is not None,
+                           self.spec, round_config, densify_cache=self.densified,
+                           predict_untrained=config.init_checkpoint is not None,
                            held_out=held_out)
         if result.trained:
             self.trained_on = known
