@@ -48,7 +48,7 @@ class DensifyConfig:
     work_pixels: the learner's working size in pixels (the frame's aspect kept, never above its own
     size). seed: the learner's."""
 
-    learner: str = "sparse"
+    learner: str = "off"
     max_known_fraction: float = 0.01
     min_points: int = 50
     work_pixels: int = 180 * 240

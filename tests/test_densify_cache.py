@@ -8,7 +8,7 @@ from propagation.densify import DensifyConfig, densify_labels
 from vidseg.densify_cache import DiskDensifyCache
 from vidseg.store import Store
 
-FAST = DensifyConfig(work_pixels=64 * 64)
+FAST = DensifyConfig(learner="sparse", work_pixels=64 * 64)
 
 
 def _frame_and_points(seed: int):

@@ -13,7 +13,7 @@ from vidseg.engine import RoundConfig, labelled_samples, run_round
 
 SPEC = NetworkSpec(classes=("red", "green", "blue"), height=32, width=32)
 ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pairs_per_step=1),
-                    densify=DensifyConfig(work_pixels=64 * 64))
+                    densify=DensifyConfig(learner="sparse", work_pixels=64 * 64))
 
 
 def _video(n_frames=3, size=128):

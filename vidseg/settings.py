@@ -36,7 +36,7 @@ class Settings:
     rectangle_size: int = 16
     superpixels_per_frame: int = 600
     pixel_stride: int = 8
-    pixel_learner: str = "sparse"
+    pixel_learner: str = "off"
     arch: str = "Unet"
     encoder: str = "tu-mobilenetv3_large_100"
     encoder_weights: str | None = None

@@ -13,7 +13,7 @@ from propagation.densify import (
     working_size,
 )
 
-FAST = DensifyConfig(work_pixels=64 * 64)
+FAST = DensifyConfig(learner="sparse", work_pixels=64 * 64)
 """The default rule (1% of the pixels, 50 points), the learner at 64x64 so a frame takes well under a second."""
 
 
