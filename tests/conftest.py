@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
 from redis import Redis
 
+from propagation.labels import UNKNOWN
 from vidseg.redis_server import start_private_redis
 
 
@@ -37,3 +39,36 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def _regions_frame(size=128, seed=0):
+    """(image (H, W, 3) uint8, truth (H, W) int16): three flat-coloured regions with a little noise."""
+    truth = np.zeros((size, size), np.int16)
+    truth[size // 3:] = 1
+    truth[size // 3:, size // 2:] = 2
+    colours = np.array([(200, 60, 60), (60, 200, 60), (60, 60, 200)], np.int16)
+    noise = np.random.default_rng(seed).integers(-12, 13, (size, size, 3))
+    return np.clip(colours[truth] + noise, 0, 255).astype(np.uint8), truth
+
+
+def _keypoints(truth, per_class=20, seed=0):
+    """(H, W) labels: ``per_class`` random pixels of each class of ``truth`` revealed, UNKNOWN elsewhere."""
+    rng = np.random.default_rng(seed)
+    revealed = np.full(truth.shape, UNKNOWN, truth.dtype)
+    for c in np.unique(truth):
+        rows, cols = np.nonzero(truth == c)
+        picked = rng.choice(len(rows), per_class, replace=False)
+        revealed[rows[picked], cols[picked]] = c
+    return revealed
+
+
+@pytest.fixture
+def regions_frame():
+    """A synthetic frame for the key-point learner: ``regions_frame(size=128, seed=0)``."""
+    return _regions_frame
+
+
+@pytest.fixture
+def keypoints():
+    """A few clicked pixels per class of a label map: ``keypoints(truth, per_class=20, seed=0)``."""
+    return _keypoints

@@ -16,25 +16,10 @@ ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pai
                     densify=DensifyConfig(learner="sparse", work_pixels=64 * 64))
 
 
-def _video(n_frames=3, size=128):
-    """Static frames of three flat-coloured regions with a little noise, and their truth (F, H, W)."""
-    truth = np.zeros((size, size), np.int16)
-    truth[size // 3:] = 1
-    truth[size // 3:, size // 2:] = 2
-    colours = np.array([(200, 60, 60), (60, 200, 60), (60, 60, 200)], np.int16)
-    rng = np.random.default_rng(0)
-    frames = [np.clip(colours[truth] + rng.integers(-12, 13, (size, size, 3)), 0, 255) for _ in range(n_frames)]
-    return np.stack(frames).astype(np.uint8), np.stack([truth] * n_frames)
-
-
-def _keypoints(truth, per_class=20):
-    rng = np.random.default_rng(1)
-    revealed = np.full(truth.shape, UNKNOWN, truth.dtype)
-    for c in np.unique(truth):
-        rows, cols = np.nonzero(truth == c)
-        picked = rng.choice(len(rows), per_class, replace=False)
-        revealed[rows[picked], cols[picked]] = c
-    return revealed
+def _video(regions_frame, n_frames=3):
+    """Static frames of three flat-coloured regions, each with its own noise, and their truth (F, H, W)."""
+    frames, truths = zip(*(regions_frame(seed=t) for t in range(n_frames)), strict=True)
+    return np.stack(frames), np.stack(truths)
 
 
 def _round(frames, labels, config=ROUND, cache=None, progress=None):
@@ -47,10 +32,10 @@ def _accuracy(delivered, truth) -> list[float]:
     return [round(float((d == t).mean()), 3) for d, t in zip(delivered, truth, strict=True)]
 
 
-def test_a_round_on_key_points_delivers_the_densified_frame_and_carries_it():
-    frames, truth = _video()
+def test_a_round_on_key_points_delivers_the_densified_frame_and_carries_it(regions_frame, keypoints):
+    frames, truth = _video(regions_frame)
     labels = np.full(truth.shape, UNKNOWN, np.int16)
-    labels[1] = _keypoints(truth[1])  # 60 points, 0.37% of the frame
+    labels[1] = keypoints(truth[1], seed=1)  # 60 points, 0.37% of the frame
     stages = []
     result = _round(frames, labels, progress=lambda stage, done, total: stages.append((stage, done, total)))
     accuracy = _accuracy(result.delivered.labels(), truth)
@@ -63,11 +48,12 @@ def test_a_round_on_key_points_delivers_the_densified_frame_and_carries_it():
     assert _accuracy(off.delivered.labels(), truth)[1] < 0.95  # the points alone do not get there
 
 
-def test_brush_masked_frames_are_not_densified_and_a_cached_frame_is_not_learnt_again(monkeypatch):
-    frames, truth = _video()
+def test_brush_masked_frames_are_not_densified_and_a_cached_frame_is_not_learnt_again(monkeypatch, regions_frame,
+                                                                                     keypoints):
+    frames, truth = _video(regions_frame)
     labels = np.full(truth.shape, UNKNOWN, np.int16)
     labels[0] = truth[0]  # a brush mask
-    labels[2] = _keypoints(truth[2])
+    labels[2] = keypoints(truth[2], seed=1)
     learnt, learn = [], densify.densify_frame
 
     def counted(image, revealed, n_classes, config):

@@ -17,27 +17,6 @@ FAST = DensifyConfig(learner="sparse", work_pixels=64 * 64)
 """The default rule (1% of the pixels, 50 points), the learner at 64x64 so a frame takes well under a second."""
 
 
-def regions_frame(size=128, seed=0):
-    """(image (H, W, 3) uint8, truth (H, W) int16): three flat-coloured regions with a little noise."""
-    truth = np.zeros((size, size), np.int16)
-    truth[size // 3:] = 1
-    truth[size // 3:, size // 2:] = 2
-    colours = np.array([(200, 60, 60), (60, 200, 60), (60, 60, 200)], np.int16)
-    noise = np.random.default_rng(seed).integers(-12, 13, (size, size, 3))
-    return np.clip(colours[truth] + noise, 0, 255).astype(np.uint8), truth
-
-
-def keypoints(truth, per_class=20, seed=0):
-    """(H, W) labels: ``per_class`` random pixels of each class of ``truth`` revealed, UNKNOWN elsewhere."""
-    rng = np.random.default_rng(seed)
-    revealed = np.full(truth.shape, UNKNOWN, truth.dtype)
-    for c in np.unique(truth):
-        rows, cols = np.nonzero(truth == c)
-        picked = rng.choice(len(rows), per_class, replace=False)
-        revealed[rows[picked], cols[picked]] = c
-    return revealed
-
-
 def counting_learner(monkeypatch):
     """Replace the learner with a counter around it; returns the list of frames learnt."""
     learnt, learn = [], densify.densify_frame
@@ -50,7 +29,7 @@ def counting_learner(monkeypatch):
     return learnt
 
 
-def test_only_scattered_points_of_two_classes_count_as_a_keypoint_frame():
+def test_only_scattered_points_of_two_classes_count_as_a_keypoint_frame(regions_frame, keypoints):
     _, truth = regions_frame()
     points = keypoints(truth)
     assert is_keypoint_frame(points, FAST)
@@ -65,7 +44,7 @@ def test_only_scattered_points_of_two_classes_count_as_a_keypoint_frame():
     assert not is_keypoint_frame(keypoints(truth, per_class=20), DensifyConfig(max_known_fraction=0.001))
 
 
-def test_a_keypoint_frame_is_densified_to_the_truth_and_keeps_its_points():
+def test_a_keypoint_frame_is_densified_to_the_truth_and_keeps_its_points(regions_frame, keypoints):
     image, truth = regions_frame()
     points = keypoints(truth)
     human = SparseLabels(3, truth.shape, {0: truth, 2: points})
@@ -79,7 +58,7 @@ def test_a_keypoint_frame_is_densified_to_the_truth_and_keeps_its_points():
     assert densify_labels(frames, human, 3, DensifyConfig(learner="off")) is human
 
 
-def test_a_frame_whose_points_did_not_change_is_not_learnt_again(monkeypatch):
+def test_a_frame_whose_points_did_not_change_is_not_learnt_again(monkeypatch, regions_frame, keypoints):
     image, truth = regions_frame()
     frames = np.stack([image] * 2)
     learnt, cache, progress = counting_learner(monkeypatch), MemoryDensifyCache(), []
@@ -94,7 +73,7 @@ def test_a_frame_whose_points_did_not_change_is_not_learnt_again(monkeypatch):
     assert len(learnt) == 3  # only the changed frame
 
 
-def test_the_cache_key_follows_the_pixels_the_labels_and_the_learner():
+def test_the_cache_key_follows_the_pixels_the_labels_and_the_learner(regions_frame, keypoints):
     image, truth = regions_frame()
     points = keypoints(truth)
     key = densify.frame_key(image, points, 3, FAST)
