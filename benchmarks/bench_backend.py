@@ -8,7 +8,16 @@
 3. with a real Label Studio 1.23.2 (.ls-venv): seconds from an annotation POST to refreshed
    predictions on all 101 frames of the CamVid clip, and the worker's peak memory (largest
    VmHWM among the backend's processes, the RQ work horse included).
-The web runs under gunicorn (2 processes x 4 threads) exactly as `python -m vidseg serve` starts it.
+The web runs under gunicorn exactly as `python -m vidseg serve` starts it (default 2 processes x 4
+threads; `--web-configs 2x4,4x1` starts one server per layout and compares them side by side).
+
+How /predict is loaded (benchmarks/load_clients.py): every client is its own process with one keep-alive
+connection (http.client), sending one-task requests back to back; a request's time runs from sending it
+to having read the whole answer. Clients used to be threads of this process (requests): they shared one
+GIL, so a client waiting to parse its answer counted as server latency, and each spent twice the CPU.
+The phases of all servers alternate in `--rounds` rounds, so load from other jobs on the machine hits
+every layout alike; each line also gives the server's CPU per request (its processes' utime + stime)
+and the clients', since both share the machine's cores.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 CAMVID = REPO.parent / "shared" / "data" / "camvid"
 CONFIG = ('<View><Image name="image" value="$image"/><BrushLabels name="tag" toName="image">'
           + "".join(f'<Label value="{name}"/>' for name in
@@ -43,9 +53,10 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms (n={len(ms)})"
 
 
-def start_backend(env: dict, port: int, log: Path) -> subprocess.Popen:
+def start_backend(env: dict, port: int, log: Path, serve_args: tuple[str, ...] = ()) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "vidseg", "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "30"],
+        [sys.executable, "-m", "vidseg", "serve", "--host", "127.0.0.1", "--port", str(port), "--grace", "30",
+         *serve_args],
         cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -74,46 +85,116 @@ def store_camvid_predictions(model_dir: Path, videos: int) -> int:
     return len(video.labels)
 
 
+def web_config(text: str) -> tuple[str, ...]:
+    """ "2x4" -> `serve` arguments for 2 gunicorn processes of 4 threads each (x1: sync workers)."""
+    workers, threads = (int(n) for n in text.lower().split("x"))
+    return "--web-workers", str(workers), "--web-threads", str(threads)
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """User + system CPU seconds of root_pid and its descendants, now (for `serve`: gunicorn, and an idle RQ
+    worker and Redis)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+    total, stack = 0.0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(child for child, fields in stats.items() if int(fields[1]) == pid)
+        if pid in stats:
+            total += (int(stats[pid][11]) + int(stats[pid][12])) / ticks  # utime, stime
+    return total
+
+
+def thread_clients(url: str, bodies_per_client: list[list[bytes]]) -> list[float]:
+    """The load generator before load_clients: client threads in this process (requests), sharing its GIL.
+    Kept to show how much of the latency it measured was its own."""
+
+    def client_run(bodies: list[bytes]) -> list[float]:
+        own, latencies = requests.Session(), []
+        for body in bodies:
+            started = time.perf_counter()
+            own.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+        return latencies
+
+    with ThreadPoolExecutor(len(bodies_per_client)) as pool:
+        return [s for batch in pool.map(client_run, bodies_per_client) for s in batch]
+
+
 def bench_web(args) -> None:
+    from load_clients import run_clients
+
     from vidseg.redis_server import free_port
 
     work = Path(tempfile.mkdtemp(prefix="vidseg-bench-"))
     n_frames = store_camvid_predictions(work / "models", videos=10)
-    port = free_port()
     env = dict(os.environ, MODEL_DIR=str(work / "models"))
     env.pop("REDIS_URL", None)
-    backend = start_backend(env, port, work / "backend.log")
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
+    configs = args.web_configs.split(",")
+    backends = {}
 
     def task(i: int) -> dict:
         video, frame = f"clip-{i % 10}", i % n_frames
         return {"id": i, "project": 1, "data": {"image": f"/data/upload/1/{video}_{frame}.png", "video": video,
                                                  "frame": frame}}
 
-    def predict_once(i: int, client: requests.Session) -> float:
-        started = time.perf_counter()
-        answer = client.post(f"{url}/predict", json={"tasks": [task(i)], "project": "1.1"}, timeout=30)
-        answer.raise_for_status()
-        return time.perf_counter() - started
+    def body(i: int) -> bytes:
+        return json.dumps({"tasks": [task(i)], "project": "1.1"}).encode()
 
+    phases = (1, 16, "threads") if args.thread_clients else (1, 16)
+    samples = {(config, clients): [] for config in configs for clients in phases}
+    server_cpu = {key: 0.0 for key in samples}
+    client_cpu = {key: 0.0 for key in samples}
     try:
-        for i in range(20):  # warm the store caches of both gunicorn processes
-            predict_once(i, session)
-        print("/predict 1 client:   ", percentiles([predict_once(i, session) for i in range(300)]))
+        for config in configs:  # all servers up at once: the phases below alternate between them
+            port = free_port()
+            backends[config] = port, start_backend(env, port, work / f"backend-{config}.log", web_config(config))
+            run_clients("127.0.0.1", port, "/predict", [[body(i) for i in range(40)]])  # warm every process
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        for round_number in range(args.rounds):
+            for config in configs:  # interleaved, so drifting load from other jobs hits every config alike
+                port, backend = backends[config]
+                for clients, per_client in ((1, 100), (16, 50)):
+                    bodies = [[body(round_number * 10_000 + c * 100 + i) for i in range(per_client)]
+                              for c in range(clients)]
+                    cpu_before = tree_cpu_seconds(backend.pid)
+                    latencies, cpu = run_clients("127.0.0.1", port, "/predict", bodies)
+                    server_cpu[config, clients] += tree_cpu_seconds(backend.pid) - cpu_before
+                    client_cpu[config, clients] += cpu
+                    samples[config, clients] += latencies
+                if args.thread_clients:
+                    cpu_before, started_cpu = tree_cpu_seconds(backend.pid), time.process_time()
+                    latencies = thread_clients(f"http://127.0.0.1:{port}/predict", [
+                        [body(round_number * 10_000 + c * 100 + i) for i in range(50)] for c in range(16)])
+                    server_cpu[config, "threads"] += tree_cpu_seconds(backend.pid) - cpu_before
+                    client_cpu[config, "threads"] += time.process_time() - started_cpu
+                    samples[config, "threads"] += latencies
+        print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        for config in configs:
+            workers, threads = config.split("x")
+            kind = "sync" if threads == "1" else "gthread"
+            for clients in phases:
+                key = config, clients
+                n = len(samples[key])
+                who = "16 client threads in this process" if clients == "threads" else f"{clients:>2} client(s)"
+                print(f"/predict {config} ({workers} {kind} processes x {threads} threads), {who}: "
+                      f"{percentiles(samples[key])}; CPU per request: server {1000 * server_cpu[key] / n:.2f} ms, "
+                      f"clients {1000 * client_cpu[key] / n:.2f} ms")
 
-        def client_run(c: int) -> list[float]:
-            own = requests.Session()
-            return [predict_once(c * 100 + i, own) for i in range(50)]
-
-        with ThreadPoolExecutor(16) as pool:
-            samples = [s for batch in pool.map(client_run, range(16)) for s in batch]
-        print("/predict 16 clients: ", percentiles(samples))
+        port, _ = backends[configs[0]]
+        url = f"http://127.0.0.1:{port}"
+        session = requests.Session()
         started = time.perf_counter()
         answer = session.post(f"{url}/predict", json={"tasks": [task(i) for i in range(1000)], "project": "1.1"},
                               timeout=100)
         answer.raise_for_status()
-        print(f"/predict 1,000 tasks in one call: {time.perf_counter() - started:.2f} s, "
+        print(f"/predict 1,000 tasks in one call ({configs[0]}): {time.perf_counter() - started:.2f} s, "
               f"{len(answer.content) / 1e6:.1f} MB")
         latencies = []
         for i in range(300):
@@ -121,10 +202,12 @@ def bench_web(args) -> None:
             started = time.perf_counter()
             session.post(f"{url}/webhook", json=event, timeout=5).raise_for_status()
             latencies.append(time.perf_counter() - started)
-        print("/webhook:            ", percentiles(latencies))
+        print(f"/webhook ({configs[0]}):    ", percentiles(latencies))
     finally:
-        backend.terminate()
-        backend.wait(timeout=60)
+        for _, backend in backends.values():
+            backend.terminate()
+        for _, backend in backends.values():
+            backend.wait(timeout=60)
 
 
 def peak_memory_mb(root_pid: int) -> float:
@@ -207,6 +290,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-label-studio", action="store_true", help="only the web latency part")
     parser.add_argument("--skip-web", action="store_true", help="only the retrain loop part")
+    parser.add_argument("--web-configs", default="2x4",
+                        help="gunicorn processes x threads to compare, comma-separated (the first also answers the "
+                             "1,000-task and /webhook parts), e.g. 2x4,4x1")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds of the /predict phases")
+    parser.add_argument("--thread-clients", action="store_true",
+                        help="also load each layout with 16 client threads in this process (the generator before)")
     args = parser.parse_args()
     if not args.skip_web:
         bench_web(args)

@@ -30,7 +30,7 @@ def serve(args) -> int:
     root = Path(__file__).resolve().parent.parent
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"{args.host}:{args.port}", "--workers", str(args.web_workers),
-         "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--chdir", str(root),
+         "--threads", str(args.web_threads), "--timeout", "120", "--graceful-timeout", "30", "--chdir", str(root),
          "--config", "python:vidseg.gunicorn_config", "_wsgi:app"],  # multiprocess /metrics, app logs
         env=env,
     )
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "9090")))
     run.add_argument("--workers", type=int, default=1, help="RQ workers")
     run.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
+    run.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process (1: sync workers)")
     run.add_argument("--grace", type=float, default=600, help="seconds to let a running job finish on stop")
     run.set_defaults(func=serve)
     work = commands.add_parser("worker", help="one RQ worker on REDIS_URL")

@@ -7,7 +7,7 @@ import base64
 import pytest
 from rq import Queue
 
-from _wsgi import create_app
+from _wsgi import create_app, in_blocks
 from vidseg.jobs.queue import pending_key
 from vidseg.settings import Settings
 from vidseg.store import Store
@@ -58,6 +58,12 @@ def test_predict_answers_from_the_store(client, settings):
     assert answer.status_code == 200
     (item,) = answer.json["results"]
     assert item["result"] == result and item["score"] == 0.25 and item["model_version"] == settings.model_version
+
+
+def test_answer_chunks_go_out_in_few_blocks_and_unchanged():
+    chunks = [b"a" * 3, b"b" * 4, b"c" * 5, b"d"]
+    assert list(in_blocks(chunks)) == [b"".join(chunks)]  # a small answer: one write
+    assert list(in_blocks(chunks, size=7)) == [b"aaabbbb", b"cccccd"]  # a large one: blocks, never one copy
 
 
 def _result(label: str, rle: list[int]) -> list[dict]:
