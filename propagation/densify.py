@@ -27,13 +27,14 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .labels import UNKNOWN, overlay_known
-from .sparse_labels import SparseLabels
-from .sparse_learner import SparseLearnerConfig, learn_from_pixels
+
+if TYPE_CHECKING:
+    from .sparse_labels import SparseLabels
 
 PIXEL_LEARNERS = ("sparse", "off")
 """``sparse``: densify key-point frames with the sparse-pixel learner; ``off``: train on the points as they are."""
@@ -105,6 +106,11 @@ def densify_frame(image: np.ndarray, revealed: np.ndarray, n_classes: int, confi
     """(H, W) labels of every pixel of ``image`` (H, W, 3) uint8 RGB, learnt from ``revealed`` (H, W)
     (UNKNOWN where not known), which it keeps exactly; dtype of ``revealed``."""
     h, w = working_size(*revealed.shape, config.work_pixels)
+    from .sparse_learner import (  # torch: not at import (settings read this module)
+        SparseLearnerConfig,
+        learn_from_pixels,
+    )
+
     probs = learn_from_pixels(image, revealed, n_classes, SparseLearnerConfig(height=h, width=w, seed=config.seed))
     return overlay_known(revealed, probs.argmax(0))
 
@@ -131,7 +137,7 @@ def densify_labels(frames, human: SparseLabels, n_classes: int, config: DensifyC
     chosen = [int(t) for t in human.known_frames if is_keypoint_frame(human.maps[int(t)], config)]
     if not chosen:
         return human
-    out = SparseLabels(len(human), human.size, dtype=human.dtype)
+    out = type(human)(len(human), human.size, dtype=human.dtype)  # a SparseLabels, imported lazily (torch)
     out.maps = dict(human.maps)
     for done, frame in enumerate(chosen, start=1):
         image, revealed = np.asarray(frames[frame]), human.maps[frame]
