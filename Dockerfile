@@ -44,4 +44,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 
 # gunicorn drains requests on SIGTERM; its config gives /metrics the totals of all its processes.
 # The worker service overrides CMD with `python -m vidseg worker`.
-CMD ["gunicorn", "--bind", "0.0.0.0:9090", "--workers", "2", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30", "--config", "python:vidseg.gunicorn_config", "_wsgi:app"]
+CMD ["gunicorn", "--bind", "0.0.0.0:9090", "--workers", "4", "--threads", "2", "--timeout", "120", "--graceful-timeout", "30", "--config", "python:vidseg.gunicorn_config", "_wsgi:app"]

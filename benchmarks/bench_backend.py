@@ -8,8 +8,8 @@
 3. with a real Label Studio 1.23.2 (.ls-venv): seconds from an annotation POST to refreshed
    predictions on all 101 frames of the CamVid clip, and the worker's peak memory (largest
    VmHWM among the backend's processes, the RQ work horse included).
-The web runs under gunicorn exactly as `python -m vidseg serve` starts it (default 2 processes x 4
-threads; `--web-configs 2x4,4x1` starts one server per layout and compares them side by side).
+The web runs under gunicorn exactly as `python -m vidseg serve` starts it (default 4 processes x 2
+threads; `--web-configs 4x2,2x4` starts one server per layout and compares them side by side).
 
 How /predict is loaded (benchmarks/load_clients.py): every client is its own process with one keep-alive
 connection (http.client), sending one-task requests back to back; a request's time runs from sending it
@@ -290,9 +290,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-label-studio", action="store_true", help="only the web latency part")
     parser.add_argument("--skip-web", action="store_true", help="only the retrain loop part")
-    parser.add_argument("--web-configs", default="2x4",
+    parser.add_argument("--web-configs", default="4x2",
                         help="gunicorn processes x threads to compare, comma-separated (the first also answers the "
-                             "1,000-task and /webhook parts), e.g. 2x4,4x1")
+                             "1,000-task and /webhook parts), e.g. 4x2,2x4,4x1")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds of the /predict phases")
     parser.add_argument("--thread-clients", action="store_true",
                         help="also load each layout with 16 client threads in this process (the generator before)")
