@@ -18,7 +18,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 HEADROOM_MB = 200
-FRAMES, HEIGHT, WIDTH = 80, 720, 1280
+FRAMES, HEIGHT, WIDTH = 100, 720, 1280
+SLACK = 1.25
+"""The frames exceed the headroom by a quarter: the allocator may keep tens of MB free inside the
+data segment after the warm-up (37 MB measured), which an allocation reuses before growing it."""
 
 CHILD = r"""
 import json, resource, sys
@@ -93,7 +96,7 @@ print(json.dumps({"limit_mb": limit_mb, "data_mb": data_mb(), "refused": refused
 
 def test_a_round_on_a_video_larger_than_its_memory_limit_completes(tmp_path):
     frames_mb = FRAMES * HEIGHT * WIDTH * 3 / 2**20
-    assert frames_mb > HEADROOM_MB  # the frames alone could not be held in the memory allowed
+    assert frames_mb > SLACK * HEADROOM_MB  # the frames alone could not be held in the memory allowed
     done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), str(HEADROOM_MB), str(FRAMES), str(HEIGHT),
                            str(WIDTH)], cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
