@@ -8,6 +8,7 @@ from propagation import (
     UNKNOWN,
     DiskArray,
     FinetuneConfig,
+    FusionConfig,
     NetworkSpec,
     SparseLabels,
     compute_flows,
@@ -102,12 +103,12 @@ SPEC = NetworkSpec(classes=("background", "square"), height=64, width=64)
 ROUND = RoundConfig(budget=2, finetune=FinetuneConfig(steps=2, batch_size=1, pairs_per_step=1))
 
 
-def _round(strategy, labels, frames=None, spec=SPEC, pseudo_labels=True, **kwargs):
+def _round(strategy, labels, frames=None, spec=SPEC, pseudo_labels=True, fusion=ROUND.fusion, **kwargs):
     frames = _moving_square()[0] if frames is None else frames
     units = FrameUnits(*labels.shape)
     labelled = SparseLabels.from_dense(labels).labelled_frames()
     model = starting_network(spec, seed=0)
-    config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy, "pseudo_labels": pseudo_labels})
+    config = RoundConfig(**{**ROUND.__dict__, "strategy": strategy, "pseudo_labels": pseudo_labels, "fusion": fusion})
     return run_round(model, frames, labels, units, labelled, compute_flows(frames), spec, config, **kwargs)
 
 
@@ -230,11 +231,14 @@ def test_frames_the_model_has_not_seen_choose_the_weight_it_delivers_at():
     _, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[0], human[2], human[4] = truth[0], truth[2], truth[4]
-    unchecked = _round("hvsa", human)
-    assert unchecked.weight_check is None and unchecked.delivered.network_weight == ROUND.fusion.network_weight
-    checked = _round("hvsa", human, held_out=[2])
+    # Fresh weights at a weight that overrules every carried label: the held-out frame shows it hurts.
+    overruling = FusionConfig(network_weight=5.0)
+    unchecked = _round("hvsa", human, fusion=overruling)
+    assert unchecked.weight_check is None and unchecked.delivered.network_weight == 5.0
+    checked = _round("hvsa", human, fusion=overruling, held_out=[2])
     check = checked.weight_check
-    assert check.frames == (2,) and check.weights == (ROUND.fusion.network_weight, 0.0)
-    assert check.pixels == truth[2].size and max(check.correct) <= check.pixels
-    assert checked.delivered.network_weight == check.chosen
+    assert check.frames == (2,) and check.weights == (5.0, 0.0) and check.pixels == truth[2].size
+    assert check.correct[1] > 0.95 * check.pixels and check.correct[1] > check.correct[0]  # carried alone: better
+    assert check.chosen == 0.0 and checked.delivered.network_weight == 0.0
+    np.testing.assert_array_equal(checked.selection.ids, unchecked.selection.ids)  # only the delivery changes
     assert _round("fusion", human, held_out=[2]).weight_check is None  # nothing learns: nothing to check

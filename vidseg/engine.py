@@ -182,7 +182,8 @@ def run_round(
     densify_cache: keeps the key-point frames densified first (`propagation.densify`) between rounds.
     held_out: the labelled frames ``model`` has not trained on, or None when it has learnt nothing
     yet (fresh weights): before fine-tuning, they check whether the network improves on the carried
-    labels alone (`propagation.weight_check`); where it did not, the round delivers those.
+    labels alone (`propagation.weight_check`); where it did not, the round delivers those (its
+    selection is unchanged).
     """
     strategy = strategy_named(config.strategy)
     human = densify_labels(frames, SparseLabels.from_dense(labels), spec.num_classes, config.densify,
@@ -211,11 +212,12 @@ def run_round(
         prediction = predict_video(model, small, spec, batch_size=config.predict_batch,
                                    device=config.finetune.device, scratch=scratch)
     network = prediction.probs if prediction is not None else None
-    if check is not None:
-        weight = check.chosen
     delivered = None
     if votes is not None or network is not None or known:
-        delivered = Delivery(human, votes, network, weight, frames, config.fusion.upsampling)
+        delivered = Delivery(human, votes, network, weight if check is None else check.chosen, frames,
+                             config.fusion.upsampling)
+    # Selection keeps the configured weight: where the network disagrees with weak carried labels is
+    # worth a look even in a round whose delivery leaves the network out.
     probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
     selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
     return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained,
