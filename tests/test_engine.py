@@ -235,10 +235,11 @@ def test_frames_the_model_has_not_seen_choose_the_weight_it_delivers_at():
     overruling = FusionConfig(network_weight=5.0)
     unchecked = _round("hvsa", human, fusion=overruling)
     assert unchecked.weight_check is None and unchecked.delivered.network_weight == 5.0
-    checked = _round("hvsa", human, fusion=overruling, held_out=[2])
+    checked = _round("hvsa", human, fusion=overruling, trained_on=[0, 4])  # frame 2 is new to it
     check = checked.weight_check
     assert check.frames == (2,) and check.weights == (5.0, 0.0) and check.pixels == truth[2].size
     assert check.correct[1] > 0.95 * check.pixels and check.correct[1] > check.correct[0]  # carried alone: better
     assert check.chosen == 0.0 and checked.delivered.network_weight == 0.0
     np.testing.assert_array_equal(checked.selection.ids, unchecked.selection.ids)  # only the delivery changes
-    assert _round("fusion", human, held_out=[2]).weight_check is None  # nothing learns: nothing to check
+    assert checked.trained_on == (0, 2, 4) and unchecked.trained_on == (0, 2, 4)
+    assert _round("fusion", human, trained_on=[0, 4]).weight_check is None  # nothing learns: nothing to check

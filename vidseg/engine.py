@@ -106,6 +106,8 @@ class RoundResult:
     """The network's probabilities and embeddings at working resolution; None when it did not run."""
     trained: bool
     """The network was fine-tuned (the caller keeps its checkpoint)."""
+    trained_on: tuple[int, ...] | None = None
+    """The labelled frames it was fine-tuned on (the next round's ``trained_on``); None when not trained."""
     weight_check: WeightCheck | None = None
     """How the network's weight beside the carried labels was chosen for this round's delivery, from
     the frames labelled since the model last trained (None: the configured weight, unchecked)."""
@@ -165,7 +167,7 @@ def run_round(
     vote_cache=None,
     densify_cache=None,
     predict_untrained: bool = False,
-    held_out=None,
+    trained_on=None,
     progress: Progress | None = None,
 ) -> RoundResult:
     """One round on one video.
@@ -180,10 +182,10 @@ def run_round(
     predict_untrained: with no label yet, still predict (the model comes from a pretrained
     checkpoint), so the first selection can use it.
     densify_cache: keeps the key-point frames densified first (`propagation.densify`) between rounds.
-    held_out: the labelled frames ``model`` has not trained on, or None when it has learnt nothing
-    yet (fresh weights): before fine-tuning, they check whether the network improves on the carried
-    labels alone (`propagation.weight_check`); where it did not, the round delivers those (its
-    selection is unchanged).
+    trained_on: the labelled frames ``model`` has trained on (empty for a model trained elsewhere),
+    or None when it has learnt nothing yet (fresh weights). The labelled frames it has not seen
+    check, before fine-tuning, whether the network improves on the carried labels alone
+    (`propagation.weight_check`); where it did not, the round delivers those (its selection is unchanged).
     """
     strategy = strategy_named(config.strategy)
     human = densify_labels(frames, SparseLabels.from_dense(labels), spec.num_classes, config.densify,
@@ -202,7 +204,8 @@ def run_round(
             training = _overlaid(human_small, reliable, scratch)
     prediction, trained = None, False
     check = None
-    if strategy.learns and known and held_out is not None and flows is not None:
+    if strategy.learns and known and trained_on is not None and flows is not None:
+        held_out = sorted(set(int(t) for t in human.known_frames) - set(trained_on))
         check = _check_weight(model, small, human, flows, held_out, spec, config)
     if strategy.learns and known:
         work_flows = resize_flows(flows, spec.size, scratch) if flows is not None else None
@@ -221,6 +224,7 @@ def run_round(
     probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
     selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
     return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained,
+                       trained_on=tuple(int(t) for t in human.known_frames) if trained else None,
                        weight_check=check)
 
 
@@ -228,12 +232,11 @@ def _check_weight(model, small, human: SparseLabels, flows: Flows, held_out, spe
                   config: RoundConfig) -> WeightCheck | None:
     """`check_network_weight` on the held-out frames, with the model's probabilities there from before
     it trains on them."""
-    frames = sorted(int(t) for t in held_out if human.maps.get(int(t)) is not None)
-    if not frames:
+    if not held_out:
         return None
-    probs = predict_video(model, np.stack([small[t] for t in frames]), spec, batch_size=config.predict_batch,
+    probs = predict_video(model, np.stack([small[t] for t in held_out]), spec, batch_size=config.predict_batch,
                           device=config.finetune.device, with_embeddings=False).probs
-    return check_network_weight(human.resized(flows.size), flows, dict(zip(frames, probs, strict=True)), frames,
+    return check_network_weight(human.resized(flows.size), flows, dict(zip(held_out, probs, strict=True)), held_out,
                                 spec.num_classes, config.fusion)
 
 

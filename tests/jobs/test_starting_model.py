@@ -1,11 +1,10 @@
 """Where a video's network starts: its last round, else the base checkpoint, else scratch."""
 
-import numpy as np
 import torch
 
-from propagation import NetworkSpec, SparseLabels, build_network, starting_network
+from propagation import NetworkSpec, build_network, starting_network
 from vidseg.artifacts import save_checkpoint
-from vidseg.jobs.retrain import frames_unseen_by_model
+from vidseg.jobs.retrain import frames_model_trained_on
 from vidseg.store import Store
 
 SPEC = NetworkSpec(classes=("road", "car"), height=64, width=64)
@@ -78,13 +77,12 @@ def test_a_new_video_starts_from_the_projects_newest_model_unless_switched_off(t
     assert _base_checkpoint(off, new, SPEC) is None
 
 
-def test_the_frames_a_starting_model_has_not_trained_on(tmp_path):
-    """They check its weight beside the carried labels (vidseg.engine.run_round's held_out)."""
-    labels = SparseLabels(10, (4, 4), {t: np.ones((4, 4), np.int16) for t in (1, 4, 7)})
+def test_the_frames_a_starting_model_has_trained_on(tmp_path):
+    """The round checks its weight on the labelled frames outside them (vidseg.engine.run_round's trained_on)."""
     store = Store(tmp_path / "models").video(1, "clip")
-    assert frames_unseen_by_model(store, None, labels) is None  # fresh weights: nothing to check
-    assert frames_unseen_by_model(store, tmp_path / "base.pt", labels) == [1, 4, 7]
+    assert frames_model_trained_on(store, None) is None  # fresh weights: nothing to check
+    assert frames_model_trained_on(store, tmp_path / "base.pt") == []  # every labelled frame is new to it
     save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 1})
-    assert frames_unseen_by_model(store, None, labels) is None  # it does not say what it trained on
+    assert frames_model_trained_on(store, None) is None  # it does not say what it trained on
     save_checkpoint(store.checkpoint_path, build_network(SPEC), SPEC, {"round": 2, "trained_on": [1, 4]})
-    assert frames_unseen_by_model(store, None, labels) == [7]
+    assert frames_model_trained_on(store, None) == [1, 4]

@@ -113,11 +113,10 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,
                        scratch=scratch, vote_cache=VoteCache(store.votes_dir),
                        densify_cache=DiskDensifyCache(store.densified_dir),
-                       predict_untrained=base is not None, held_out=frames_unseen_by_model(store, base, labels),
+                       predict_untrained=base is not None, trained_on=frames_model_trained_on(store, base),
                        progress=progress)
     if result.trained:
-        save_checkpoint(store.checkpoint_path, model, spec,
-                        {"round": round_number, "trained_on": [int(t) for t in labels.known_frames]})
+        save_checkpoint(store.checkpoint_path, model, spec, {"round": round_number, "trained_on": result.trained_on})
     _publish(settings, client, store, project, tasks, config, units, labels, result, round_number, progress,
              [path.name for path in frames.paths])
     shutil.rmtree(store.scratch_dir, ignore_errors=True)
@@ -133,19 +132,18 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     }
 
 
-def frames_unseen_by_model(store: VideoStore, base, labels) -> list[int] | None:
-    """The labelled frames the round's starting model has not trained on (`run_round`'s held_out):
-    those since its own checkpoint, every one for a base model; None for fresh weights, or for a
-    checkpoint that does not say what it trained on."""
-    known = [int(t) for t in labels.known_frames]
+def frames_model_trained_on(store: VideoStore, base) -> list[int] | None:
+    """The video's labelled frames the round's starting model has trained on (`run_round`'s
+    trained_on): its own checkpoint's, none for a base model; None for fresh weights, or for a
+    checkpoint that does not say."""
     if not store.checkpoint_path.is_file():
-        return known if base is not None else None
+        return [] if base is not None else None
     try:
         _, saved = checkpoint_info(store.checkpoint_path)
     except CheckpointError:
         return None
     trained_on = saved.get("trained_on")
-    return None if trained_on is None else sorted(set(known) - set(trained_on))
+    return None if trained_on is None else [int(t) for t in trained_on]
 
 
 def _check_fits(settings: Settings, store: VideoStore, tasks: list[dict], shape, spec, model) -> None:

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from propagation import UNKNOWN, NetworkSpec, compute_flows, load_checkpoint, starting_network
+from propagation import NetworkSpec, compute_flows, load_checkpoint, starting_network
 from propagation.densify import MemoryDensifyCache
 from vidseg.atomic import atomic_write_bytes
 from vidseg.engine import RoundConfig, RoundResult, run_round
@@ -120,7 +120,7 @@ class _Series:
         self.progress, self.rounds = progress, 0
         self.densified = MemoryDensifyCache()
         """Key-point frames densified in earlier rounds (`propagation.densify`), as the worker keeps them on disk."""
-        self.trained_on: set[int] | None = set() if config.init_checkpoint else None
+        self.trained_on: tuple[int, ...] | None = () if config.init_checkpoint else None
         """The labelled frames the network has trained on; None while it has learnt nothing."""
 
     def run(self) -> list[dict]:
@@ -162,14 +162,11 @@ class _Series:
         seed = config.seed + round_index
         round_config = replace(config.round, strategy=self.strategy, budget=config.budgets[self.units.kind],
                                seed=seed, finetune=replace(config.round.finetune, seed=seed))
-        known = {int(t) for t in np.flatnonzero((oracle.revealed != UNKNOWN).any(axis=(1, 2)))}
-        held_out = None if self.trained_on is None else sorted(known - self.trained_on)
         result = run_round(model, self.video.frames, oracle.revealed, self.units, oracle.labelled, self.flows,
                            self.spec, round_config, densify_cache=self.densified,
-                           predict_untrained=config.init_checkpoint is not None,
-                           held_out=held_out)
+                           predict_untrained=config.init_checkpoint is not None, trained_on=self.trained_on)
         if result.trained:
-            self.trained_on = known
+            self.trained_on = result.trained_on
         return result
 
     def _measure(self, round_index: int, oracle: Oracle, delivered: np.ndarray, seconds: float) -> dict:
