@@ -76,8 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/")
     def index():
         if wants_html():
-            answers = [backend.status(project) for project in admin_page.project_ids(settings.model_dir)]
-            return Response(admin_page.render(backend.store, answers), mimetype="text/html")
+            return page([backend.status(project) for project in admin_page.project_ids(settings.model_dir)])
         return jsonify(backend.health())
 
     @app.get("/health")
@@ -121,9 +120,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         return answer.make_conditional(request)
 
     def status_answer(answer: dict):
-        if wants_html():
-            return Response(admin_page.render(backend.store, [answer]), mimetype="text/html")
-        return jsonify(answer)
+        return page([answer]) if wants_html() else jsonify(answer)
+
+    def page(answers: list[dict]):
+        try:
+            refresh = admin_page.refresh_seconds(request.args.get("refresh"))
+        except ValueError as error:
+            raise PayloadError(str(error)) from None
+        return Response(admin_page.render(backend.store, answers, refresh), mimetype="text/html")
 
     @app.errorhandler(PayloadError)
     @app.errorhandler(LabelConfigError)

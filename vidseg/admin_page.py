@@ -32,6 +32,18 @@ from vidseg.thumbnails import frame_file
 
 MAX_CELLS = 240
 REFRESH_SECONDS = 10
+MAX_REFRESH_SECONDS = 3600
+
+
+def refresh_seconds(asked: str | None) -> int:
+    """The page's reload interval from its ?refresh= query value: REFRESH_SECONDS when absent, 0 for
+    a page that stays put (to read the history or compare thumbnails without it reloading under you)."""
+    if asked is None:
+        return REFRESH_SECONDS
+    if not asked.strip().isdigit() or int(asked) > MAX_REFRESH_SECONDS:
+        raise ValueError(f"refresh must be a whole number of seconds from 0 (no reload) to {MAX_REFRESH_SECONDS}, "
+                         f"not {asked[:40]!r}")
+    return int(asked)
 
 
 def project_ids(model_dir: Path) -> list[int]:
@@ -109,13 +121,14 @@ def history(status: dict) -> list[dict]:
     return sorted(rows, key=lambda row: row.get("round") or 0, reverse=True)
 
 
-def render(store: Store, answers: list[dict]) -> str:
-    """The page for /status answers ({"project", "videos": [...]}, one per project)."""
+def render(store: Store, answers: list[dict], refresh: int = REFRESH_SECONDS) -> str:
+    """The page for /status answers ({"project", "videos": [...]}, one per project), reloading every
+    `refresh` seconds (0: never)."""
     projects = [{"project": answer["project"],
                  "videos": [{**status, "strip": frame_strip(store, answer["project"], status),
                              "rounds": history(status)} for status in answer["videos"]]}
                 for answer in answers]
-    return _TEMPLATE.render(projects=projects, refresh=REFRESH_SECONDS)
+    return _TEMPLATE.render(projects=projects, refresh=refresh)
 
 
 def _when(timestamp) -> str:
@@ -172,7 +185,7 @@ _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters.update(when=_when, colour=_cell_colour, describe=_describe, selection=_selection, delivery=_delivery)
 _TEMPLATE = _ENV.from_string("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vidseg status</title>
-<meta http-equiv="refresh" content="{{ refresh }}"><link rel="icon" href="data:,">
+{% if refresh %}<meta http-equiv="refresh" content="{{ refresh }}">{% endif %}<link rel="icon" href="data:,">
 <style>
 body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #111827; }
 table { border-collapse: collapse; margin: .5em 0 1.5em; }

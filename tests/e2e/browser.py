@@ -60,7 +60,11 @@ def open_browser(width: int, height: int, headers: dict | None = None) -> Iterat
 
 
 def screenshot(driver, path: Path) -> np.ndarray:
-    """Save the viewport as PNG at `path` and return it as (H, W, 3) uint8 RGB."""
+    """Save the viewport as PNG at `path` and return it as (H, W, 3) uint8 RGB, once the page's latest
+    changes (a scroll just set from a script, say) are painted: two animation frames on, so the
+    capture never shows the frame before them while rects already answer for after."""
+    driver.set_script_timeout(30)
+    driver.execute_async_script("const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done))")
     png = base64.b64decode(driver.get_screenshot_as_base64())
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(png)

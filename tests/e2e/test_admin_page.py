@@ -108,7 +108,8 @@ def test_the_admin_page_shows_what_status_answers(served, tmp_path):
     rounds = Store(Path(tmp_path / "models")).video(1, "clip-1").predictions()["frames"]
 
     with open_browser(1200, 360, headers=AUTH) as driver:
-        driver.get(served + "/")
+        driver.get(served + "/?refresh=0")  # no reload under the checks (by default it reloads every 10 s)
+        assert not driver.find_elements("css selector", "meta[http-equiv=refresh]")
         rows = driver.find_elements("css selector", "tr.video")
         shown = {row.get_attribute("data-video"): row for row in rows}
         assert set(shown) == set(statuses)

@@ -203,3 +203,16 @@ def test_setup_says_when_the_label_config_is_laid_out_for_another_granularity(tm
     assert answer.status_code == 400
     assert "GRANULARITY=rectangle needs a <RectangleLabels> focus control" in answer.json["error"]
     assert "set GRANULARITY to match it" in answer.json["error"]
+
+
+def test_the_admin_page_reloads_every_10_s_unless_asked_otherwise(client, settings):
+    Store(settings.model_dir).video(7, "clip-1").update_status(round=1, state="idle")
+    html = {"Accept": "text/html"}
+    for path in ("/", "/status/7", "/status/7/clip-1"):
+        assert '<meta http-equiv="refresh" content="10">' in client.get(path, headers=html).text
+        assert '<meta http-equiv="refresh" content="60">' in client.get(path + "?refresh=60", headers=html).text
+        still = client.get(path + "?refresh=0", headers=html)
+        assert still.status_code == 200 and "clip-1" in still.text and 'http-equiv="refresh"' not in still.text
+        for bad in ("-5", "soon", "3601", "1.5"):
+            answer = client.get(f"{path}?refresh={bad}", headers=html)
+            assert answer.status_code == 400 and "refresh must be a whole number of seconds" in answer.json["error"]
