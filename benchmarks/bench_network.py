@@ -1,6 +1,7 @@
 """Pick the default network: time candidates, optionally check that they still learn (CamVid clip).
 
 Run: ``.venv/bin/python benchmarks/bench_network.py [--threads 2] [--rounds 6] [--quality]``.
+Memory layout of the default network: ``--candidates 5 --formats channels_last,contiguous``.
 
 Timing: ms per training step (batch 4, 192x256, AdamW, cross-entropy) and per inference frame
 (batch 8). Candidates run interleaved, one step each per round, and the *minimum* over rounds is
@@ -68,23 +69,29 @@ CAMVID_CLASSES = ("sky", "building", "pole", "road", "pavement", "tree", "sign",
                   "pedestrian", "bicyclist")
 
 
-def time_candidates(rounds: int, batch: int = 4) -> None:
+FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+
+
+def time_candidates(rounds: int, which: list[int], formats: list[str], batch: int = 4) -> None:
+    """ms per training step and per inference frame of each candidate in each memory layout
+    (build_network lays weights out channels-last; the inputs stay as the engine passes them)."""
     setups = []
-    for encoder, decoder in CANDIDATES:
+    for encoder, decoder in [CANDIDATES[i] for i in which]:
         spec = NetworkSpec(classes=CAMVID_CLASSES, encoder=encoder, decoder_channels=decoder)
-        try:
-            model = build_network(spec)
-        except Exception as exc:  # an encoder missing from this smp/timm build is reported, not fatal
-            print(f"{encoder:28} {decoder!s:22} failed: {exc}")
-            continue
-        setups.append((encoder, decoder, model, torch.optim.AdamW(model.parameters(), lr=1e-3)))
+        for layout in formats:
+            try:
+                model = build_network(spec).to(memory_format=FORMATS[layout])
+            except Exception as exc:  # an encoder missing from this smp/timm build is reported, not fatal
+                print(f"{encoder:28} {decoder!s:22} failed: {exc}")
+                break
+            setups.append((encoder, decoder, layout, model, torch.optim.AdamW(model.parameters(), lr=1e-3)))
     x = torch.randn(batch, 3, 192, 256)
     y = torch.randint(0, len(CAMVID_CLASSES), (batch, 192, 256))
     xb = torch.randn(8, 3, 192, 256)
-    train = {id(s[2]): [] for s in setups}
-    infer = {id(s[2]): [] for s in setups}
+    train = {id(s[3]): [] for s in setups}
+    infer = {id(s[3]): [] for s in setups}
     for r in range(rounds + 1):
-        for _, _, model, optim in setups:
+        for _, _, _, model, optim in setups:
             model.train()
             t0 = time.perf_counter()
             loss = torch.nn.functional.cross_entropy(model(x), y)
@@ -99,11 +106,11 @@ def time_candidates(rounds: int, batch: int = 4) -> None:
             if r:  # round 0 pays for allocator and oneDNN warm-up
                 train[id(model)].append((t1 - t0) * 1e3)
                 infer[id(model)].append((t2 - t1) * 1e3 / len(xb))
-    print(f"{'encoder':28} {'decoder':22} {'train ms/step':>14} {'infer ms/frame':>15} {'params':>8}")
-    for encoder, decoder, model, _ in setups:
+    print(f"{'encoder':28} {'decoder':22} {'layout':14} {'train ms/step':>14} {'infer ms/frame':>15} {'params':>8}")
+    for encoder, decoder, layout, model, _ in setups:
         params = sum(p.numel() for p in model.parameters()) / 1e6
-        print(f"{encoder:28} {decoder!s:22} {min(train[id(model)]):14.0f} {min(infer[id(model)]):15.1f}"
-              f" {params:7.2f}M")
+        print(f"{encoder:28} {decoder!s:22} {layout:14} {min(train[id(model)]):14.0f} "
+              f"{min(infer[id(model)]):15.1f} {params:7.2f}M")
 
 
 def load_camvid():
@@ -155,16 +162,20 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true", help="also fine-tune on the CamVid clip")
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--candidates", default="0,1,3,5", help="indices into CANDIDATES for --quality")
+    parser.add_argument("--candidates", default=None,
+                        help="indices into CANDIDATES (default: all for timing, 0,1,3,5 for --quality)")
+    parser.add_argument("--formats", default="channels_last",
+                        help="memory layouts to time, comma-separated: channels_last (the product's), contiguous")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--temporal-weight", type=float, default=1.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quality:
-        quality(args.steps, args.lr, args.temporal_weight, [int(i) for i in args.candidates.split(",")],
+        quality(args.steps, args.lr, args.temporal_weight, [int(i) for i in (args.candidates or "0,1,3,5").split(",")],
                 args.seed)
     else:
-        time_candidates(args.rounds)
+        which = range(len(CANDIDATES)) if args.candidates is None else [int(i) for i in args.candidates.split(",")]
+        time_candidates(args.rounds, list(which), args.formats.split(","))
 
 
 if __name__ == "__main__":

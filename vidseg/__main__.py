@@ -77,6 +77,12 @@ def worker(args) -> int:
     if not settings.redis_url:
         print("error: REDIS_URL is not set: point it at the Redis the web app uses", file=sys.stderr)
         return 2
+    # Import the jobs' code (torch, the network library: about 5 s) once, here: each job's work horse
+    # is forked from this process and starts its round at once. Importing neither initialises CUDA nor
+    # starts torch's thread pool, so the fork stays safe.
+    import vidseg.jobs.retrain  # noqa: F401
+    import vidseg.jobs.scan  # noqa: F401
+
     connection = Redis.from_url(settings.redis_url)
     queue = Queue(settings.queue_name, connection=connection)
     Worker([queue], connection=connection).work(with_scheduler=True, burst=args.burst)
