@@ -233,6 +233,16 @@ def peak_memory_mb(root_pid: int) -> float:
     return peak
 
 
+def stage_seconds(url: str) -> dict[str, float]:
+    """Seconds spent so far in each retrain-job stage, summed over jobs, from the backend's /metrics."""
+    sums = {}
+    for line in requests.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith("vidseg_job_stage_duration_seconds_sum{"):
+            name, value = line.split("} ")
+            sums[name.split('stage="')[1].rstrip('"')] = float(value)
+    return sums
+
+
 def bench_retrain(args) -> None:
     from label_studio_server import free_port, start_label_studio
 
@@ -265,6 +275,7 @@ def bench_retrain(args) -> None:
             for frame in (50, 10, 90):
                 labels = np.where(video.labels[frame] < 0, 0, video.labels[frame])
                 before = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0].get("round", 0)
+                stages_before = stage_seconds(url)
                 started = time.perf_counter()
                 client.create_annotation(tasks[frame]["id"], label_map_to_results(labels, config))
                 peak = 0.0
@@ -280,6 +291,13 @@ def bench_retrain(args) -> None:
                 rounds.append(seconds)
                 print(f"annotation on frame {frame} -> predictions refreshed on all {len(tasks)} frames: "
                       f"{seconds:.1f} s (job {status.get('last_duration_s')} s), peak process memory {peak:.0f} MB")
+                for _ in range(20):  # the job adds its stages to the metrics just after it marks the round idle
+                    stages = {name: total - stages_before.get(name, 0.0) for name, total in stage_seconds(url).items()}
+                    if stages.get("publish", 0.0) > 0:
+                        break
+                    time.sleep(0.5)
+                print("  stages: " + ", ".join(f"{name} {spent:.1f} s" for name, spent in stages.items()
+                                               if spent > 0.05))
             print(json.dumps({"annotation_to_refresh_s": rounds}))
         finally:
             backend.terminate()
