@@ -96,8 +96,8 @@ def build_network(spec: NetworkSpec) -> torch.nn.Module:
     """Build ``spec`` with ``smp.create_model``; outputs logits ``(N, C, h, w)``.
 
     Random weights unless ``spec.encoder_weights`` names smp weights (which downloads them). The
-    weights are laid out channels-last: oneDNN's convolutions run a training step about 25% faster
-    on CPU that way (``benchmarks/bench_network.py --formats``), and loading a checkpoint keeps the layout.
+    weights are laid out channels-last: oneDNN's convolutions run a training step 23% faster on CPU
+    that way (``benchmarks/bench_network.py --formats``), and loading a checkpoint keeps the layout.
     """
     kwargs = {}
     if spec.decoder_channels is not None:

@@ -22,6 +22,7 @@ History: the `history` list of status.json when the worker keeps one, else the l
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,7 +41,7 @@ def refresh_seconds(asked: str | None) -> int:
     a page that stays put (to read the history or compare thumbnails without it reloading under you)."""
     if asked is None:
         return REFRESH_SECONDS
-    if not asked.strip().isdigit() or int(asked) > MAX_REFRESH_SECONDS:
+    if not re.fullmatch(r"[0-9]{1,9}", asked.strip()) or int(asked) > MAX_REFRESH_SECONDS:
         raise ValueError(f"refresh must be a whole number of seconds from 0 (no reload) to {MAX_REFRESH_SECONDS}, "
                          f"not {asked[:40]!r}")
     return int(asked)

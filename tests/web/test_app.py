@@ -213,6 +213,6 @@ def test_the_admin_page_reloads_every_10_s_unless_asked_otherwise(client, settin
         assert '<meta http-equiv="refresh" content="60">' in client.get(path + "?refresh=60", headers=html).text
         still = client.get(path + "?refresh=0", headers=html)
         assert still.status_code == 200 and "clip-1" in still.text and 'http-equiv="refresh"' not in still.text
-        for bad in ("-5", "soon", "3601", "1.5"):
+        for bad in ("-5", "soon", "3601", "1.5", "²"):
             answer = client.get(f"{path}?refresh={bad}", headers=html)
             assert answer.status_code == 400 and "refresh must be a whole number of seconds" in answer.json["error"]
