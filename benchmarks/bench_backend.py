@@ -7,7 +7,9 @@
 2. /webhook p50/p99 (validate + coalesced enqueue on a real Redis);
 3. with a real Label Studio 1.23.2 (.ls-venv): seconds from an annotation POST to refreshed
    predictions on all 101 frames of the CamVid clip, and the worker's peak memory (largest
-   VmHWM among the backend's processes, the RQ work horse included).
+   VmHWM among the backend's processes, the RQ work horse included), with the seconds per job
+   stage; `--frames 1000 --size 720x1280` times the same on the clip played back and forth up to
+   1,000 frames and imported at 720p. The first annotation comes once the cold start is over.
 The web runs under gunicorn exactly as `python -m vidseg serve` starts it (default 4 processes x 2
 threads; `--web-configs 4x2,2x4` starts one server per layout and compares them side by side).
 
@@ -25,14 +27,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import requests
 
@@ -255,6 +260,15 @@ def bench_retrain(args) -> None:
 
     work = Path(tempfile.mkdtemp(prefix="vidseg-bench-ls-"))
     video = load_video(CAMVID / "val", CAMVID / "valannot", ignore_index=11, class_names=CAMVID_CLASSES)
+    source, shown = CAMVID / "val", np.arange(len(video.frames))  # frame i of the import is clip frame shown[i]
+    if args.frames:  # the clip played back and forth up to --frames frames (links to its files)
+        source = work / "long-video"
+        source.mkdir()
+        files = sorted((CAMVID / "val").glob("*.png"))
+        shown = np.resize(np.r_[np.arange(len(files)), np.arange(len(files) - 2, 0, -1)], args.frames)
+        for i, clip_frame in enumerate(shown):
+            (source / f"{i:06d}.png").symlink_to(files[clip_frame])
+    size = tuple(int(side) for side in args.size.split("x")) if args.size else None
     with start_label_studio(work / "ls", free_port(), work / "frames") as ls:
         client = LabelStudioClient(ls.url, ls.token)
         project = client.create_project("bench", CONFIG)["id"]
@@ -262,18 +276,37 @@ def bench_retrain(args) -> None:
         env = dict(os.environ, MODEL_DIR=str(work / "models"), LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=ls.token)
         env.pop("REDIS_URL", None)
         settings = Settings.from_env(env)
-        import_video(client, settings, project, CAMVID / "val", "camvid", ls.frames_root, say=lambda _: None)
+        started = time.perf_counter()
+        import_video(client, settings, project, source, "camvid", ls.frames_root, size=size, say=lambda _: None)
+        print(f"import-video of {len(shown)} frames{f' at {args.size}' if size else ''}: "
+              f"{time.perf_counter() - started:.1f} s")
         backend = start_backend(env, port, work / "backend.log")
         url = f"http://127.0.0.1:{port}"
         try:
             from vidseg.admin import connect
 
+            # connect queues the cold start on the backend's Redis (the private one `serve` started)
+            private_redis = re.search(r"started a private Redis at (\S+)", (work / "backend.log").read_text())
+            settings = replace(settings, redis_url=private_redis.group(1))
+            started = time.perf_counter()
             connect(client, settings, project, url, say=lambda _: None)
+            # As in a deployment, the annotators start once the cold start that connect queued is over
+            # (its first selection published, the optical flow computed).
+            while True:
+                status = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0]
+                if status.get("state") == "failed":
+                    raise RuntimeError(status.get("last_error"))
+                if status.get("round", 0) >= 1 and status.get("state") == "idle":
+                    break
+                time.sleep(1)
+            print(f"cold start (connect to its round over, flow included): {time.perf_counter() - started:.1f} s")
             tasks = client.video_tasks(project, "camvid")
             config = parse_label_config(CONFIG)
             rounds = []
-            for frame in (50, 10, 90):
-                labels = np.where(video.labels[frame] < 0, 0, video.labels[frame])
+            for frame in [int(len(shown) * part) for part in (0.5, 0.1, 0.9)][:args.annotations]:
+                labels = np.where(video.labels[shown[frame]] < 0, 0, video.labels[shown[frame]])
+                if size is not None:
+                    labels = cv2.resize(labels.astype(np.uint8), size[::-1], interpolation=cv2.INTER_NEAREST)
                 before = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0].get("round", 0)
                 stages_before = stage_seconds(url)
                 started = time.perf_counter()
@@ -312,6 +345,10 @@ def main() -> None:
                         help="gunicorn processes x threads to compare, comma-separated (the first also answers the "
                              "1,000-task and /webhook parts), e.g. 4x2,2x4,4x1")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds of the /predict phases")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="retrain loop on a longer video: the clip played back and forth up to this many frames")
+    parser.add_argument("--size", default=None, help="retrain loop: import the frames at HEIGHTxWIDTH, e.g. 720x1280")
+    parser.add_argument("--annotations", type=int, default=3, help="retrain loop: annotations (rounds) to time")
     parser.add_argument("--thread-clients", action="store_true",
                         help="also load each layout with 16 client threads in this process (the generator before)")
     args = parser.parse_args()
