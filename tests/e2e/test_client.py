@@ -204,12 +204,16 @@ def test_ml_backend_and_webhook_headers(ls_client, video_project):
 # --- transport, against scripted stub servers (no Label Studio needed) -----------------------
 
 
+STALL_SECONDS = 1.0
+
+
 class StubServer:
     """A local HTTP server answering scripted (status, json) replies per path, in turn; the last
     reply of a path repeats. Records every request in ``requests``."""
 
-    def __init__(self, replies: dict[str, list[tuple[int, dict]]]):
+    def __init__(self, replies: dict[str, list[tuple[int, dict]]], stall: dict[str, int] | None = None):
         self.replies = {path: list(items) for path, items in replies.items()}
+        self.stall = dict(stall or {})  # path -> how many of its first requests answer only after STALL_SECONDS
         self.requests: list[dict] = []
         stub = self
 
@@ -226,6 +230,9 @@ class StubServer:
                         "body": json.loads(raw) if raw else {},
                     }
                 )
+                if stub.stall.get(path):
+                    stub.stall[path] -= 1
+                    time.sleep(STALL_SECONDS)
                 queue = stub.replies.get(path) or [(404, {"detail": "Not found."})]
                 status, body = queue.pop(0) if len(queue) > 1 else queue[0]
                 data = json.dumps(body).encode()
@@ -294,6 +301,32 @@ def test_does_not_retry_other_errors():
         "model_version": "v1",
         "cluster": 2,
     }
+
+
+def test_a_busy_sqlite_database_is_retried_and_other_500s_are_not():
+    """Label Studio on SQLite answers 500 "database is locked" when concurrent writers hold the
+    database past its timeout (seen pushing 1,000 720p predictions 4 at a time): rolled back, so sent again."""
+    locked = {"id": "94da0287", "status_code": 500, "detail": "database is locked"}
+    replies = {"/api/predictions/": [(500, locked), (500, locked), (201, {"id": 7})]}
+    with StubServer(replies) as stub:
+        assert stub_client(stub.url, retries=3).create_prediction(1, [], 0.5, "v1", cluster=2) == {"id": 7}
+    assert [item["method"] for item in stub.requests] == ["POST"] * 3
+    with StubServer({"/api/predictions/": [(500, {"detail": "column task_id is not unique"})]}) as stub:
+        with pytest.raises(LabelStudioError, match="not unique"):
+            stub_client(stub.url, retries=3).create_prediction(1, [], 0.5, "v1")
+    assert len(stub.requests) == 1
+
+
+def test_a_read_timeout_is_retried_for_a_delete_but_not_for_a_post():
+    """A DELETE sent twice deletes once; a POST that timed out may have created its prediction."""
+    replies = {"/api/predictions/5/": [(204, {})], "/api/predictions/": [(201, {"id": 6})]}
+    with StubServer(replies, stall={"/api/predictions/5/": 1, "/api/predictions/": 1}) as stub:
+        client = stub_client(stub.url, retries=2, timeout=STALL_SECONDS / 4)
+        client.request("DELETE", "/api/predictions/5/", raw=True)
+        with pytest.raises(LabelStudioError, match="timed out"):
+            client.create_prediction(1, [], 0.5, "v1")
+        time.sleep(STALL_SECONDS)  # the stalled POST still reaches the stub
+    assert [item["method"] for item in stub.requests] == ["DELETE", "DELETE", "POST"]
 
 
 def test_connection_errors_are_retried_then_raised():

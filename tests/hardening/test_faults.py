@@ -132,24 +132,25 @@ def test_rate_limits_and_gateway_errors_are_retried_and_the_round_completes(job_
     from vidseg.jobs.retrain import retrain_video
 
     stub_ls.faults += [Fault(r"GET /api/projects/1/", 429, times=2, headers={"Retry-After": "0"}),
-                       Fault(r"GET /api/tasks/", 503, times=1), Fault(r"POST /api/predictions/", 502, times=1)]
+                       Fault(r"GET /api/tasks/", 503, times=1), Fault(r"POST /api/predictions/", 502, times=1),
+                       Fault(r"POST /api/predictions/", 500, body={"detail": "database is locked"}, times=1)]
     outcome = retrain_video(1, "clip-1", "job-1")
     assert outcome["round"] == 1 and outcome["frames"] == 3
     status = _status(job_env)
     assert status["state"] == "idle" and status["last_error"] is None
     assert stub_ls.count(r"GET /api/projects/1/") == 3 and stub_ls.count(r"GET /api/tasks/") == 2
-    assert stub_ls.count(r"POST /api/predictions/") == 4  # 3 frames, one retried
+    assert stub_ls.count(r"POST /api/predictions/") == 5  # 3 frames, two retried
     assert [retry_after for _, retry_after in fast_retries].count("0") == 2
 
 
 def test_label_studio_500_fails_the_round_with_its_reason_and_rq_retries_the_job(job_env, stub_ls, redis):
-    stub_ls.faults.append(Fault(r"GET /api/tasks/", 500, body={"detail": "database is locked"}))
+    stub_ls.faults.append(Fault(r"GET /api/tasks/", 500, body={"detail": "no such table: task"}))
     queue = Queue(job_env["QUEUE_NAME"], connection=redis)
     enqueued = enqueue_coalesced(redis, queue, RETRAIN_JOB, 1, "clip-1", job_timeout=30, description="test")
     SimpleWorker([queue], connection=redis).work(burst=True)
     status = _status(job_env)
     assert status["state"] == "failed"
-    assert status["last_error"].startswith("LabelStudioError: HTTP 500: GET ") and "database is locked" in \
+    assert status["last_error"].startswith("LabelStudioError: HTTP 500: GET ") and "no such table: task" in \
         status["last_error"]
     assert stub_ls.count(r"GET /api/tasks/") == 1  # a 500 is not retried by the client...
     job = queue.fetch_job(enqueued.job_id)

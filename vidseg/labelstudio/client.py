@@ -1,9 +1,12 @@
 """A thin Label Studio API client for the worker and the admin commands.
 
 Every call returns Label Studio's JSON as plain dicts and lists. Transient failures
-(connection errors, HTTP 429, 502, 503, 504) are retried with exponential backoff;
-any other failure raises :class:`LabelStudioError` with the HTTP status and Label
-Studio's message.
+are retried with exponential backoff: connection errors, HTTP 429, 502, 503, 504, a 500
+saying "database is locked" (Label Studio on SQLite, its default, when concurrent writers
+keep the database past its lock timeout: the transaction was rolled back, so sending it
+again is safe), and a read timeout of an idempotent request (GET, PUT, DELETE; a POST
+that timed out may have been applied, so it is not sent twice). Any other failure raises
+:class:`LabelStudioError` with the HTTP status and Label Studio's message.
 
 Authentication comes from label-studio-sdk's client, which accepts both kinds of
 Label Studio keys: a legacy API token (sent as ``Authorization: Token ...``) and a
@@ -31,6 +34,8 @@ from label_studio_sdk.client import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
 TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SQLITE_BUSY = "database is locked"
 PAGE_SIZE = 100
 
 
@@ -115,9 +120,14 @@ class LabelStudioClient:
                     raise LabelStudioError(f"{method} {url}: cannot connect to Label Studio: {exc}") from exc
                 time.sleep(self._delay(attempt))
                 continue
+            except requests.Timeout as exc:
+                if last or method.upper() not in IDEMPOTENT_METHODS:
+                    raise LabelStudioError(f"{method} {url}: {exc}") from exc
+                time.sleep(self._delay(attempt))
+                continue
             except requests.RequestException as exc:
                 raise LabelStudioError(f"{method} {url}: {exc}") from exc
-            if response.status_code in TRANSIENT_STATUSES and not last:
+            if _transient(response) and not last:
                 time.sleep(self._delay(attempt, response.headers.get("Retry-After")))
                 continue
             if response.status_code >= 400:
@@ -377,6 +387,13 @@ def _frame_key(value: Any) -> tuple[int, float | str]:
         return (0, float(value))
     except (TypeError, ValueError):
         return (1, str(value))
+
+
+def _transient(response: requests.Response) -> bool:
+    """An answer worth sending the same request again for (see the module's docstring)."""
+    if response.status_code in TRANSIENT_STATUSES:
+        return True
+    return response.status_code == 500 and SQLITE_BUSY in response.text
 
 
 def _error(method: str, url: str, response: requests.Response) -> LabelStudioError:
