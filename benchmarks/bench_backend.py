@@ -248,6 +248,21 @@ def stage_seconds(url: str) -> dict[str, float]:
     return sums
 
 
+def video_status(url: str, project: int, after_round: int | None = None, poll=lambda: None) -> dict:
+    """The bench video's /status entry; with ``after_round``, polled (``poll()`` on each look) until
+    a later round is over, raising with the job's error if the round fails."""
+    while True:
+        status = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0]
+        if after_round is None:
+            return status
+        poll()
+        if status.get("state") == "failed":
+            raise RuntimeError(status.get("last_error"))
+        if status.get("round", 0) > after_round and status.get("state") == "idle":
+            return status
+        time.sleep(0.5)
+
+
 def bench_retrain(args) -> None:
     from label_studio_server import free_port, start_label_studio
 
@@ -292,13 +307,7 @@ def bench_retrain(args) -> None:
             connect(client, settings, project, url, say=lambda _: None)
             # As in a deployment, the annotators start once the cold start that connect queued is over
             # (its first selection published, the optical flow computed).
-            while True:
-                status = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0]
-                if status.get("state") == "failed":
-                    raise RuntimeError(status.get("last_error"))
-                if status.get("round", 0) >= 1 and status.get("state") == "idle":
-                    break
-                time.sleep(1)
+            video_status(url, project, after_round=0)
             print(f"cold start (connect to its round over, flow included): {time.perf_counter() - started:.1f} s")
             tasks = client.video_tasks(project, "camvid")
             config = parse_label_config(CONFIG)
@@ -307,19 +316,14 @@ def bench_retrain(args) -> None:
                 labels = np.where(video.labels[shown[frame]] < 0, 0, video.labels[shown[frame]])
                 if size is not None:
                     labels = cv2.resize(labels.astype(np.uint8), size[::-1], interpolation=cv2.INTER_NEAREST)
-                before = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0].get("round", 0)
+                before = video_status(url, project).get("round", 0)
                 stages_before = stage_seconds(url)
                 started = time.perf_counter()
                 client.create_annotation(tasks[frame]["id"], label_map_to_results(labels, config))
-                peak = 0.0
-                while True:
-                    status = requests.get(f"{url}/status/{project}/camvid", timeout=5).json()["videos"][0]
-                    peak = max(peak, peak_memory_mb(backend.pid))
-                    if status.get("state") == "failed":
-                        raise RuntimeError(status.get("last_error"))
-                    if status.get("round", 0) > before and status.get("state") == "idle":
-                        break
-                    time.sleep(0.5)
+                peaks = [0.0]
+                status = video_status(url, project, after_round=before,
+                                      poll=lambda peaks=peaks: peaks.append(peak_memory_mb(backend.pid)))
+                peak = max(peaks)
                 seconds = time.perf_counter() - started
                 rounds.append(seconds)
                 print(f"annotation on frame {frame} -> predictions refreshed on all {len(tasks)} frames: "
