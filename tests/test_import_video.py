@@ -351,3 +351,12 @@ def test_the_cli_exits_with_one_line_and_no_traceback(tmp_path):
     assert answer.returncode == 1
     assert answer.stderr.strip().splitlines() == [
         "import-video: --fps 'fast': give frames per second of video > 0, e.g. --fps 2"]
+
+
+def test_an_import_reports_its_progress_on_the_stream_it_is_given(ls, tmp_path):
+    source = write_video(tmp_path / "clip.avi", 12, fps=25)
+    stream = io.StringIO()
+    client = LabelStudioClient(ls.url, "a" * 40, retries=0)
+    admin.import_video(client, Settings(), 1, source, "clip", tmp_path / "root", say=lambda _: None,
+                       options=ImportOptions(every=3), progress_stream=stream)
+    assert stream.getvalue().splitlines()[-1] == "frames of clip: 4/4 frames (100%)"

@@ -9,6 +9,7 @@ where Label Studio drew which class: inside each class's predicted mask its colo
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -108,6 +109,13 @@ def test_label_studio_draws_the_backend_prediction_where_it_says(label_studio, t
                                  f"{_dominance(image, box, predicted, config, classes, explain=True)}; "
                                  f"screenshot {tmp_path / 'annotator-view.png'}") from None
         save_for_readme(tmp_path / "annotator-view.png", "annotator-view.png")
+        # The prediction's tab names the backend and how fresh it is: each round recreates what it changed.
+        fresh = re.compile(r"vidseg\s+(seconds|a few seconds|a minute|\d+ minutes) ago")
+        try:
+            wait_for(lambda: fresh.search(driver.find_element("tag name", "body").text), 30,
+                     "the prediction's tab with its age", interval=0.5)
+        except AssertionError:
+            raise AssertionError(driver.find_element("tag name", "body").text[:600]) from None
 
 
 def _dominance(image, box, predicted, config, classes, explain=False):

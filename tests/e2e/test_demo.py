@@ -1,6 +1,7 @@
-"""`python -m vidseg.demo` (what `make demo` runs), headless: it starts its own Label Studio and backend,
-sets a project up from a short generated clip and prints the URL; the project has the frames as tasks,
-the backend connected and the first round's predictions; a Ctrl-C stops everything it started."""
+"""`python -m vidseg.demo` (what `make demo VIDEO=...` runs), headless: it starts its own Label Studio and
+backend, sets a project up from the video file it is given and prints the URL; the project has the
+frames as tasks, the backend connected and the first round's predictions; a Ctrl-C stops everything it
+started. (The clip it generates when no video is named: tests/test_demo_clip.py.)"""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 
+from vidseg.demo.clip import generated_clip
 from vidseg.labelstudio.client import LabelStudioClient
 from vidseg.redis_server import free_port
 
@@ -26,6 +29,18 @@ from label_studio_server import label_studio_executable  # noqa: E402
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 FRAMES = 8
+
+
+def video_file(folder: Path, name: str) -> Path:
+    """A short video file a user could name: the generated shapes clip, encoded."""
+    frames = sorted(generated_clip(folder, FRAMES, "shapes").source.glob("*.png"))
+    first = cv2.imread(str(frames[0]))
+    path = folder / name
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (first.shape[1], first.shape[0]))
+    for frame in frames:
+        writer.write(cv2.imread(str(frame)))
+    writer.release()
+    return path
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -52,7 +67,7 @@ def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_pat
     env = dict(os.environ, WORK_HEIGHT="64", WORK_WIDTH="64", TRAIN_STEPS="5", BUDGET="2")
     env.pop("REDIS_URL", None)
     demo = subprocess.Popen(
-        [sys.executable, "-m", "vidseg.demo", "--dir", str(directory), "--clip", "shapes", "--frames", str(FRAMES),
+        [sys.executable, "-m", "vidseg.demo", "--dir", str(directory), "--video", str(video_file(tmp_path, "my clip.avi")),
          "--ls-port", str(ls_port), "--backend-port", str(backend_port), "--grace", "5"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
@@ -77,14 +92,14 @@ def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_pat
         assert ls_url == f"http://127.0.0.1:{ls_port}"
         client = LabelStudioClient(ls_url, (directory / "label-studio" / "token").read_text().strip(), retries=1)
 
-        tasks = client.video_tasks(project, "shapes")
+        tasks = client.video_tasks(project, "my-clip")
         assert [task["data"]["frame"] for task in tasks] == list(range(FRAMES))
         backends = client.ml_backends(project)
         assert [b["url"].rstrip("/") for b in backends] == [f"http://127.0.0.1:{backend_port}"]
         assert client.get_project(project)["sampling"] == "Uncertainty sampling"
 
         def predicted():  # the cold start queued by import-video: a scored prediction on every frame
-            tasks = client.video_tasks(project, "shapes")
+            tasks = client.video_tasks(project, "my-clip")
             return all(any(p["model_version"] == "vidseg" for p in task["predictions"]) for task in tasks)
 
         wait_for(predicted, 120, f"the first round's predictions (backend log: {directory / 'backend.log'})")

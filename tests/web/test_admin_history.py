@@ -31,3 +31,19 @@ def test_a_status_without_history_shows_its_latest_check():
     status = {"round": 2, "weight_check": {"frames": [5], "chosen": 0.0, "accuracy": {"0.1": 80.0, "0.0": 85.0}}}
     (row,) = admin_page.history(status)
     assert row["weight_check"]["chosen"] == 0.0
+
+
+def test_the_last_round_shows_its_duration_and_error_escaped(tmp_path):
+    status = {"video": "clip", "round": 2, "state": "failed", "last_duration_s": 41.5, "last_trained_at": 0.0,
+              "last_error": "frame 7: <mask> has 3 classes, the label config 2"}
+    html = admin_page.render(Store(tmp_path), [{"project": 1, "videos": [status]}])
+    last = html.split('<td class="last">', 1)[1].split("</td>", 1)[0]
+    assert '<span class="duration">41.5</span> s' in last
+    assert "1970-01-01 00:00:00 UTC" in last
+    assert '<div class="error">frame 7: &lt;mask&gt; has 3 classes, the label config 2</div>' in last
+
+
+def test_a_video_that_never_finished_a_round_shows_a_dash():
+    html = admin_page.render(Store("/nonexistent"), [{"project": 1, "videos": [{"video": "clip", "round": 0}]}])
+    last = html.split('<td class="last">', 1)[1].split("</td>", 1)[0]
+    assert last.strip() == "-"
