@@ -5,6 +5,7 @@ Names load on first use, so importing the package is cheap for the processes tha
 import importlib
 
 _EXPORTS = {
+    "carried_gain": "coverage",
     "cold_start_sampling": "strategies",
     "entropy": "uncertainty",
     "FrameUnits": "units",

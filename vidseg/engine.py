@@ -46,6 +46,7 @@ from propagation.weight_check import WeightCheck, check_network_weight
 from selection import (
     STRATEGY_INPUTS,
     SampleUnits,
+    carried_gain,
     image_features,
     pool_per_sample,
     sample_scores,
@@ -295,6 +296,9 @@ def select_next(
     scores = embeddings = None
     if probs is not None:
         scores = sample_scores(units, probs, method=config.uncertainty)
+        if units.kind == "frame":
+            # A frame's labels are carried to its neighbours: score what labelling it would reach.
+            scores = carried_gain(scores, labelled, config.fusion.half_life)
         if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
             embeddings = _placed(units, pool_per_sample(units, prediction.embeddings))
     ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,

@@ -66,8 +66,9 @@ def test_demo_sets_up_a_project_with_first_predictions_and_stops_cleanly(tmp_pat
     ls_port, backend_port = free_port(), free_port()
     env = dict(os.environ, WORK_HEIGHT="64", WORK_WIDTH="64", TRAIN_STEPS="5", BUDGET="2")
     env.pop("REDIS_URL", None)
+    video = video_file(tmp_path, "my clip.avi")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "vidseg.demo", "--dir", str(directory), "--video", str(video_file(tmp_path, "my clip.avi")),
+        [sys.executable, "-m", "vidseg.demo", "--dir", str(directory), "--video", str(video),
          "--ls-port", str(ls_port), "--backend-port", str(backend_port), "--grace", "5"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
