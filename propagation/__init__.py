@@ -9,6 +9,7 @@ import importlib
 _EXPORTS = {
     "build_network": "network",
     "capture_embeddings": "network",
+    "carried_share": "fusion",
     "carry_votes": "fusion",
     "carry_votes_again": "fusion",
     "checkpoint_info": "checkpoint",

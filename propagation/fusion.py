@@ -109,6 +109,17 @@ def carry_votes(labels, flows: Flows, num_classes: int, config: FusionConfig = F
     return votes
 
 
+def carried_share(flows: Flows, config: FusionConfig = FusionConfig()) -> np.ndarray:
+    """(F-1,) the share of a carried label's weight that survives the step between frames t and t+1,
+    as `carry_votes` weighs it, averaged over pixels and both directions: the decay per frame times
+    1 where the flow passes the forward-backward check, ``occlusion_factor`` where it fails."""
+    config.validate()
+    decay = 0.5 ** (1.0 / config.half_life)
+    kept = [np.mean([np.mean(np.where(valid[t], 1.0, config.occlusion_factor))
+                     for valid in (flows.valid_forward, flows.valid_backward)]) for t in range(len(flows))]
+    return decay * np.asarray(kept, dtype=np.float64)
+
+
 def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConfig, votes, changed) -> list[range]:
     """Update ``votes`` (from `carry_votes` with the same flows and config) after the labels of the
     frames ``changed`` changed: a frame whose every pixel is labelled stops both chains, so only the

@@ -1,14 +1,17 @@
 """What labelling a frame is worth once its labels are carried along the optical flow.
 
 A frame's own uncertainty undersells it: its labels also travel to its neighbours, as far as the
-nearest labelled frame on each side (whose own labels win from there on), their weight halving every
-``half_life`` frames (`propagation.FusionConfig`). So the worth of labelling frame t is the
-uncertainty its carried labels reach::
+nearest labelled frame on each side (whose own labels win from there on), keeping at each step
+between two frames a share ``keep`` of their weight (`propagation.carried_share`: the fusion's
+decay with frames travelled and its cut at pixels failing the flow's forward-backward check). So
+the worth of labelling frame t is the uncertainty its carried labels reach::
 
-    gain[t] = sum over unlabelled s between the labelled frames around t of u[s] * 0.5 ** (|t - s| / half_life)
+    gain[t] = sum over unlabelled s between the labelled frames around t of u[s] * (product of keep between t and s)
 
 A frame in a long stretch of uncertain frames is worth more than an equally uncertain one beside a
-labelled frame, which is what even spacing gets right and a frame's own uncertainty does not see.
+labelled frame, which is what even spacing gets right and a frame's own uncertainty does not see;
+where the flow breaks (fast motion, a cut), labels travel little and a frame is worth about its own
+uncertainty.
 """
 
 from __future__ import annotations
@@ -18,28 +21,33 @@ import numpy as np
 from .errors import SelectionError
 
 
-def _carried_one_way(values: np.ndarray, stops: np.ndarray, decay: float, order: range) -> np.ndarray:
-    """Sum of ``values`` reaching each frame from one side, decaying per frame, cut at ``stops``."""
+def _carried_one_way(values: np.ndarray, stops: np.ndarray, keep: np.ndarray, order: range, step) -> np.ndarray:
+    """Sum of ``values`` reaching each frame from one side, times ``keep[step(t)]`` per step, cut at ``stops``."""
     out = np.zeros_like(values)
     total = 0.0
     for t in order:
-        total = 0.0 if stops[t] else values[t] + decay * total
+        total = 0.0 if stops[t] else values[t] + keep[step(t)] * total
         out[t] = total
     return out
 
 
-def carried_gain(uncertainty, labelled, half_life: float) -> np.ndarray:
+def carried_gain(uncertainty, labelled, keep) -> np.ndarray:
     """(F,) float64 worth of labelling each frame: its uncertainty plus that of the unlabelled frames
-    its labels would be carried to, weighed as the carried labels are (see the module). Labelled
-    frames are worth 0. Two exponential sweeps, O(F)."""
+    its labels would be carried to (see the module). ``keep``: the share of a carried label's weight
+    that survives the step from frame t to t+1, one number or (F-1,) in [0, 1] (0: nothing is
+    carried). Labelled frames are worth 0. Two sweeps, O(F)."""
     u = np.asarray(uncertainty, dtype=np.float64)
     stops = np.asarray(labelled, dtype=bool)
     if u.ndim != 1 or stops.shape != u.shape:
         raise SelectionError(f"uncertainty and labelled must both be (F,), got {u.shape} and {stops.shape}")
-    if not half_life > 0:
-        raise SelectionError(f"half_life must be a positive number of frames, got {half_life}")
-    decay = 0.5 ** (1.0 / half_life)
+    keep = np.asarray(keep, dtype=np.float64)
+    steps = max(len(u) - 1, 0)
+    if keep.shape not in ((), (steps,)) or not ((keep >= 0) & (keep <= 1)).all():
+        raise SelectionError(f"keep must be one share of weight in [0, 1] or one per step between frames "
+                             f"({steps}), got shape {keep.shape}")
+    keep = np.broadcast_to(keep, (steps,))
+    keep = np.concatenate([keep, [0.0]])  # the sweeps read one step past the last frame, never used
     u = np.where(stops, 0.0, u)
-    ahead = _carried_one_way(u, stops, decay, range(len(u)))
-    behind = _carried_one_way(u, stops, decay, range(len(u) - 1, -1, -1))
+    ahead = _carried_one_way(u, stops, keep, range(len(u)), lambda t: t - 1)
+    behind = _carried_one_way(u, stops, keep, range(len(u) - 1, -1, -1), lambda t: t)
     return ahead + behind - u

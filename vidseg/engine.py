@@ -27,6 +27,7 @@ from propagation import (
     NetworkSpec,
     SparseLabels,
     VideoPrediction,
+    carried_share,
     carry_votes,
     downscale_labels,
     finetune,
@@ -223,7 +224,7 @@ def run_round(
     # Selection keeps the configured weight: where the network disagrees with weak carried labels is
     # worth a look even in a round whose delivery leaves the network out.
     probs = fused_probabilities(votes_small, network, weight, scratch) if network is not None else None
-    selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small)
+    selection = select_next(units, labelled, strategy.picks, config, probs, prediction, small, flows)
     return RoundResult(selection=selection, delivered=delivered, prediction=prediction, trained=trained,
                        trained_on=tuple(int(t) for t in human.known_frames) if trained else None,
                        weight_check=check)
@@ -278,13 +279,15 @@ def select_next(
     probs: np.ndarray | None,
     prediction: VideoPrediction | None,
     frames,
+    flows: Flows | None = None,
 ) -> Selection:
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run.
 
     probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
     before the network has run), whose uncertainty scores the samples; prediction: the network's,
-    whose embeddings diversify them; frames: (F, h, w, 3) at any resolution, for the cold start.
+    whose embeddings diversify them; frames: (F, h, w, 3) at any resolution, for the cold start;
+    flows: what carries a labelled frame's labels to its neighbours (None: nothing is carried).
     """
     seed = config.seed + 1
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
@@ -298,7 +301,7 @@ def select_next(
         scores = sample_scores(units, probs, method=config.uncertainty)
         if units.kind == "frame":
             # A frame's labels are carried to its neighbours: score what labelling it would reach.
-            scores = carried_gain(scores, labelled, config.fusion.half_life)
+            scores = carried_gain(scores, labelled, 0.0 if flows is None else carried_share(flows, config.fusion))
         if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
             embeddings = _placed(units, pool_per_sample(units, prediction.embeddings))
     ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,

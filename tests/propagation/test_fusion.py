@@ -8,6 +8,7 @@ from propagation import (
     UNKNOWN,
     Flows,
     FusionConfig,
+    carried_share,
     carry_votes,
     carry_votes_again,
     fuse_labels,
@@ -163,3 +164,15 @@ def test_the_sparse_upsampled_argmax_is_the_argmax_of_the_full_bilinear_interpol
         dense = F.interpolate(torch.from_numpy(values)[None], size=size, mode="bilinear", align_corners=False)[0]
         expected = torch.where(dense.sum(0) > 0, dense.argmax(0), UNKNOWN).numpy()
         np.testing.assert_array_equal(upsampled_argmax(values, size, UNKNOWN), expected)
+
+
+def test_the_carried_share_per_step_is_what_the_votes_keep():
+    config = FusionConfig(half_life=4.0, occlusion_factor=0.5)
+    flows = _still_flows(3)
+    flows.valid_forward[1, :4] = False  # half the pixels fail the check one way between frames 1 and 2
+    share = carried_share(flows, config)
+    decay = 0.5 ** (1 / 4)
+    np.testing.assert_allclose(share, [decay, decay * (1 - 0.5 * 0.5 * 0.5)])
+    # A label carried one step through consistent flow keeps exactly that share of its vote.
+    votes = carry_votes(_labelled(3, [(0, 1)]), _still_flows(3), 2, config)
+    assert float(votes[1, 1].max()) == pytest.approx(share[0], abs=1e-3)
