@@ -115,9 +115,9 @@ def carried_share(flows: Flows, config: FusionConfig = FusionConfig()) -> np.nda
     1 where the flow passes the forward-backward check, ``occlusion_factor`` where it fails."""
     config.validate()
     decay = 0.5 ** (1.0 / config.half_life)
-    kept = [np.mean([np.mean(np.where(valid[t], 1.0, config.occlusion_factor))
-                     for valid in (flows.valid_forward, flows.valid_backward)]) for t in range(len(flows))]
-    return decay * np.asarray(kept, dtype=np.float64)
+    consistent = np.array([(np.mean(flows.valid_forward[t]) + np.mean(flows.valid_backward[t])) / 2
+                           for t in range(len(flows))], dtype=np.float64)
+    return decay * (config.occlusion_factor + (1.0 - config.occlusion_factor) * consistent)
 
 
 def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConfig, votes, changed) -> list[range]:
