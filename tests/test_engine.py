@@ -205,6 +205,29 @@ def test_a_cold_start_ranks_follow_ups_after_its_selection():
     np.testing.assert_array_equal(again.scores, selection.scores)  # seeded
 
 
+def test_frames_are_scored_by_what_their_carried_labels_would_reach():
+    """Every frame equally uncertain: what separates them is the stretch of unlabelled frames their
+    labels would be carried over, so the pick lands in the longest gap, and only where flow carries."""
+    from propagation import Flows, VideoPrediction
+
+    n = 40
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8)
+    labelled = np.zeros(n, dtype=bool)
+    labelled[[0, 10, 39]] = True
+    probs = np.full((n, 2, 4, 4), 0.5, np.float16)
+    prediction = VideoPrediction(probs, rng.random((n, 4, 1, 1)).astype(np.float16))
+    still = np.zeros((n - 1, 2, 4, 4), np.float16)
+    valid = np.ones((n - 1, 4, 4), bool)
+    config = RoundConfig(budget=1, uncertain_fraction=0.2)
+    flows = Flows(still, still, valid, valid.copy())
+    selection = select_next(FrameUnits(n, 4, 4), labelled, "hvsa", config, probs, prediction, frames, flows)
+    assert 10 < selection.ids[0] < 39
+    assert selection.scores[25] > selection.scores[5] > selection.scores[labelled].max()
+    without_flow = select_next(FrameUnits(n, 4, 4), labelled, "hvsa", config, probs, prediction, frames, None)
+    np.testing.assert_allclose(without_flow.scores[~labelled], without_flow.scores[1])  # own uncertainty only
+
+
 def test_without_pseudo_labels_the_network_trains_on_human_labels_only(tmp_path):
     _, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)
