@@ -17,14 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .flow_presets import DEFAULT_PRESET, PRESETS, check_preset
 from .labels import UNKNOWN
 from .ondisk import DiskArray, Scratch, in_memory
 
-PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
 # Forward-backward consistency (Sundaram, Brox, Keutzer 2010): consistent when
 # |f(x) + b(x + f(x))|^2 < ALPHA (|f(x)|^2 + |b(x + f(x))|^2) + BETA.
 ALPHA, BETA = 0.01, 0.5
@@ -98,10 +94,19 @@ def lands_inside(flow: np.ndarray) -> np.ndarray:
 FLOW_FIELDS = ("forward", "backward", "valid_forward", "valid_backward")
 
 
-def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = "medium",
+def _dis(preset: str):
+    base, finest = PRESETS[check_preset(preset)]
+    dis = cv2.DISOpticalFlow_create(base)
+    if finest is not None:
+        dis.setFinestScale(finest)
+    return dis
+
+
+def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = DEFAULT_PRESET,
                   scratch: Scratch = in_memory, progress: Callable[[int, int], None] | None = None,
                   reuse: tuple[Flows, dict[int, int]] | None = None) -> Flows:
-    """DIS flow between consecutive frames ``(F, H, W, 3)`` uint8, on grayscale at ``size`` (h, w).
+    """DIS flow between consecutive frames ``(F, H, W, 3)`` uint8, on grayscale at ``size`` (h, w),
+    with the settings named ``preset`` (`PRESETS`).
 
     frames: an array or any per-frame sequence with ``shape`` (read one frame at a time). The four
     arrays come from ``scratch`` (named as `FLOW_FIELDS`), so on disk a long video's flows never sit
@@ -111,15 +116,13 @@ def compute_flows(frames, size: tuple[int, int] | None = None, preset: str = "me
     """
     if len(frames.shape) != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (F, H, W, 3), got {frames.shape}")
-    if preset not in PRESETS:
-        raise ValueError(f"unknown DIS preset {preset!r}; choose one of {sorted(PRESETS)}")
+    dis = _dis(preset)
     h, w = size if size is not None else frames.shape[1:3]
     n = max(len(frames) - 1, 0)
     shapes = {"forward": ((n, 2, h, w), np.float16), "backward": ((n, 2, h, w), np.float16),
               "valid_forward": ((n, h, w), bool), "valid_backward": ((n, h, w), bool)}
     out = Flows(**{name: scratch(name, *shapes[name]) for name in FLOW_FIELDS})
     known, same = reuse if reuse is not None else (None, {})
-    dis = cv2.DISOpticalFlow_create(PRESETS[preset])
     prev = None  # frame t in grey, read only when pair t is computed
     for t in range(n):
         if t in same:

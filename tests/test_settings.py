@@ -52,6 +52,7 @@ def test_secrets_are_not_in_repr():
     ({"BASIC_AUTH_USER": "u"}, "set both BASIC_AUTH_USER and BASIC_AUTH_PASS"),
     ({"PSEUDO_LABELS": "maybe"}, "PSEUDO_LABELS='maybe': expected true or false"),
     ({"PIXEL_LEARNER": "cnn"}, "PIXEL_LEARNER='cnn': choose one of sparse, off"),
+    ({"FLOW_PRESET": "best"}, "FLOW_PRESET='best': choose one of ultrafast, fast, medium, fine"),
 ])
 def test_bad_values_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=None) as info:
@@ -66,6 +67,13 @@ def test_network_defaults_match_the_propagation_core():
     spec = NetworkSpec(classes=("a",))
     assert (settings.arch, settings.encoder, settings.height, settings.width) == (
         spec.arch, spec.encoder, spec.height, spec.width)
+
+
+def test_flow_defaults_match_the_propagation_core():
+    from propagation import DEFAULT_PRESET
+
+    assert Settings.from_env({}).flow_preset == DEFAULT_PRESET
+    assert Settings.from_env({"FLOW_PRESET": "Medium"}).flow_preset == "medium"
 
 
 def test_fusion_settings_reach_the_round_and_bad_ones_say_what_to_set():

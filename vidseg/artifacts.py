@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from propagation import Flows, NetworkSpec, compute_flows, on_disk, open_flows, write_checkpoint
+from propagation import DEFAULT_PRESET, Flows, NetworkSpec, compute_flows, on_disk, open_flows, write_checkpoint
 from vidseg.atomic import atomic_write, atomic_write_bytes
 
 
@@ -21,9 +21,11 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, spec: Netwo
 
 
 def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
-                 progress: Callable[[int, int], None] | None = None, keys: list[str] | None = None) -> Flows:
-    """The video's optical flow at ``size``, computed once into ``folder`` (float16 arrays on disk,
-    read a frame at a time), recomputed when the size changed or the cache is torn.
+                 progress: Callable[[int, int], None] | None = None, keys: list[str] | None = None,
+                 preset: str = DEFAULT_PRESET) -> Flows:
+    """The video's optical flow at ``size`` with the settings ``preset``, computed once into ``folder``
+    (float16 arrays on disk, read a frame at a time), recomputed when the size or the preset changed
+    or the cache is torn.
 
     keys: one identity per frame (the worker: its frame file's name), kept beside the flows: when
     the video changed (frames added, removed or reordered) the pairs of frames already in the cache
@@ -39,7 +41,7 @@ def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
         old_keys = json.loads(keys_file.read_text()) if keys_file.exists() else None
     except (FileNotFoundError, ValueError):
         old, old_keys = None, None
-    if old is not None and old.size != tuple(size):
+    if old is not None and (old.size != tuple(size) or _preset_of(folder) != preset):
         old = None
     if old is not None and (keys is None or old_keys in (None, keys)) and len(old) == len(frames) - 1:
         if keys is not None and old_keys is None:
@@ -52,8 +54,9 @@ def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
         same = {t: cached_pairs[pair] for t, pair in pairs if pair in cached_pairs}
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    compute_flows(frames, size=size, scratch=on_disk(partial), progress=progress,
+    compute_flows(frames, size=size, preset=preset, scratch=on_disk(partial), progress=progress,
                   reuse=(old, same) if same else None)
+    (partial / FLOW_PRESET).write_text(preset)
     if keys is not None:
         (partial / FRAME_KEYS).write_text(json.dumps(keys))
     shutil.rmtree(folder, ignore_errors=True)
@@ -63,3 +66,13 @@ def cached_flows(folder: str | os.PathLike, frames, size: tuple[int, int],
 
 FRAME_KEYS = "frames.json"
 """Beside the flows: the identity of each frame they were computed on."""
+FLOW_PRESET = "preset.txt"
+"""Beside the flows: the settings they were computed with (`propagation.PRESETS`)."""
+
+
+def _preset_of(folder: Path) -> str:
+    """The preset cached flows were computed with; caches from before the file existed used "medium"."""
+    try:
+        return (folder / FLOW_PRESET).read_text().strip()
+    except FileNotFoundError:
+        return "medium"

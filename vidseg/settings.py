@@ -53,6 +53,7 @@ class Settings:
     upsampling: str = "bilinear"
     pseudo_labels: bool = True
     flow_max_side: int = 640
+    flow_preset: str = "fine"
     device: str = "cpu"
     model_version: str = "vidseg"
     delivery_concurrency: int = 4
@@ -81,6 +82,7 @@ class Settings:
 
     def validate(self) -> None:
         from propagation.densify import PIXEL_LEARNERS
+        from propagation.flow_presets import PRESETS
         from propagation.upsampling import UPSAMPLINGS
         from selection import UNCERTAINTY_METHODS
         from vidseg.granularities import GRANULARITIES
@@ -102,6 +104,9 @@ class Settings:
             raise SettingsError(f"CARRY_HALF_LIFE={self.carry_half_life}: choose a positive number of frames")
         if self.network_weight < 0:
             raise SettingsError(f"NETWORK_WEIGHT={self.network_weight}: choose a weight >= 0 (a human label weighs 1)")
+        if self.flow_preset not in PRESETS:
+            raise SettingsError(f"FLOW_PRESET={self.flow_preset!r}: choose one of {', '.join(PRESETS)} "
+                                "(fine: full-resolution flow, keeps thin structures; medium: about 2.6x faster)")
         if self.upsampling not in UPSAMPLINGS:
             raise SettingsError(f"UPSAMPLING={self.upsampling!r}: choose one of {', '.join(UPSAMPLINGS)}")
         if not 0.0 < self.uncertain_fraction <= 1.0:
@@ -203,6 +208,7 @@ _VARIABLES = {
     "upsampling": ("UPSAMPLING", (), str.lower),
     "pseudo_labels": ("PSEUDO_LABELS", (), _bool),
     "flow_max_side": ("FLOW_MAX_SIDE", (), _int),
+    "flow_preset": ("FLOW_PRESET", (), str.lower),
     "device": ("DEVICE", (), str),
     "model_version": ("MODEL_VERSION", (), str),
     "delivery_concurrency": ("DELIVERY_CONCURRENCY", (), _int),

@@ -1,5 +1,6 @@
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -149,3 +150,35 @@ def test_resize_flow_scales_vectors():
     flows = Flows(flow, -flow, np.ones((3, 16, 32), bool), np.zeros((3, 16, 32), bool))
     resized = resize_flows(flows, (8, 8))
     assert resized.size == (8, 8) and resized.valid_forward.all() and not resized.valid_backward.any()
+
+
+def test_flows_of_another_preset_are_recomputed_and_caches_without_a_preset_were_medium(tmp_path, pair):
+    frames, _, _ = pair
+    folder = tmp_path / "flows"
+    cached_flows(folder, frames, (64, 64), preset="medium")
+    stamp = (folder / "forward.npy").stat().st_mtime_ns
+    (folder / "preset.txt").unlink()  # a cache written before presets were recorded
+    cached_flows(folder, frames, (64, 64), preset="medium")
+    assert (folder / "forward.npy").stat().st_mtime_ns == stamp
+    fine = cached_flows(folder, frames, (64, 64), preset="fine")
+    assert (folder / "preset.txt").read_text() == "fine"
+    np.testing.assert_array_equal(fine.forward[:], compute_flows(frames, size=(64, 64), preset="fine").forward)
+
+
+def test_fine_flow_carries_a_thin_bar_where_medium_blurs_it_into_its_background():
+    """A 3-px bar moving right by 3 px over a background moving left by 2 px: the fine preset
+    refines down to full resolution, where the bar's own motion is resolved."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (120, 200)).astype(np.uint8), (5, 5), 1.5)
+    frames = []
+    for t in range(2):
+        image = np.roll(texture, -2 * t, axis=1).copy()
+        image[:, 60 + 3 * t:63 + 3 * t] = 255
+        frames.append(np.repeat(image[..., None], 3, axis=2))
+    frames = np.stack(frames)
+    errors = {}
+    for preset in ("medium", "fine"):
+        flow = compute_flows(frames, preset=preset).backward[0]  # frame 1 pulls from frame 0
+        bar = flow[0, 20:100, 63:66]  # the bar in frame 1 came from 3 px to its left
+        errors[preset] = float(np.abs(bar + 3).mean())
+    assert errors["fine"] < 0.5 * errors["medium"], errors

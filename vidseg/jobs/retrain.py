@@ -107,7 +107,7 @@ def train_and_publish(settings: Settings, client: LabelStudioClient, store: Vide
     def video_flows():
         return cached_flows(store.flows_path, frames, flow_size(height, width, settings.flow_max_side),
                             progress=lambda done, total: progress("flow", done, total),
-                            keys=[path.name for path in frames.paths])
+                            keys=[path.name for path in frames.paths], preset=settings.flow_preset)
 
     flows = video_flows() if labels.any_known() else None
     result = run_round(model, frames, labels, units, labelled, flows, spec, round_config,

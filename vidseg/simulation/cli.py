@@ -14,6 +14,7 @@ from pathlib import Path
 
 from propagation import FinetuneConfig, FusionConfig, NetworkSpec
 from propagation.densify import PIXEL_LEARNERS, DensifyConfig
+from propagation.flow_presets import DEFAULT_PRESET, PRESETS
 from propagation.upsampling import UPSAMPLINGS
 from vidseg.capacity import check_simulation_fits
 from vidseg.engine import RoundConfig
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   upsampling=args.upsampling),
                               pseudo_labels=args.pseudo_labels, finetune=finetune,
                               densify=DensifyConfig(learner=args.pixel_learner)),
-            init_checkpoint=args.init, spec=spec, seed=args.seed,
+            init_checkpoint=args.init, spec=spec, seed=args.seed, flow_preset=args.flow_preset,
         )
         check_simulation_fits(len(video.frames), *video.frames.shape[1:3], video.n_classes)
         results = run_experiment(video, config, Path(args.out))
@@ -172,6 +173,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="weight of the network beside carried labels (a human label weighs 1)")
     run.add_argument("--upsampling", choices=UPSAMPLINGS, default=FusionConfig.upsampling,
                      help="how delivered labels reach the frames' resolution: bilinear or guided by the frame")
+    run.add_argument("--flow-preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                     help="optical flow settings (FLOW_PRESET): fine is full resolution, medium about 2.6x faster")
     run.add_argument("--pseudo-labels", action=argparse.BooleanOptionalAction, default=RoundConfig.pseudo_labels,
                      help="train on those carried labels too")
     run.add_argument("--pixel-learner", choices=PIXEL_LEARNERS, default=DensifyConfig.learner,

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from propagation import NetworkSpec, compute_flows, load_checkpoint, starting_network
+from propagation import DEFAULT_PRESET, NetworkSpec, check_preset, compute_flows, load_checkpoint, starting_network
 from propagation.densify import MemoryDensifyCache
 from vidseg.atomic import atomic_write_bytes
 from vidseg.engine import RoundConfig, RoundResult, run_round
@@ -60,6 +60,8 @@ class RunConfig:
     init_checkpoint: str | None = None
     spec: NetworkSpec | None = None
     seed: int = 0
+    flow_preset: str = DEFAULT_PRESET
+    """The optical flow's settings (`propagation.PRESETS`), as the worker's FLOW_PRESET."""
 
     def validate(self) -> None:
         for name in self.strategies:
@@ -71,6 +73,7 @@ class RunConfig:
         if self.max_rounds <= 0:
             raise ValueError("rounds must be at least 1")
         check_cost_model(self.cost_model)
+        check_preset(self.flow_preset)
 
 
 def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = print,
@@ -87,7 +90,7 @@ def run_experiment(video: Video, config: RunConfig, out_dir: Path, log: Log = pr
     full_clicks = video_cost(video.labels, config.epsilon)
     log(f"{len(video.names)} frames, full manual cost {full_clicks} clicks")
     started = time.perf_counter()
-    flows = compute_flows(video.frames)
+    flows = compute_flows(video.frames, preset=config.flow_preset)
     log(f"optical flow: {time.perf_counter() - started:.1f} s")
 
     results = {"config": _describe(config, spec), "full_clicks": full_clicks, "rows": []}
