@@ -45,6 +45,11 @@ class FusionConfig:
     """How delivered scores reach the frames' resolution: "bilinear", or "guided" by the frame
     (`propagation.upsampling`: thin structures survive)."""
 
+    @property
+    def decay_per_frame(self) -> float:
+        """Share of a carried label's weight left after one frame through consistent flow."""
+        return 0.5 ** (1.0 / self.half_life)
+
     def validate(self) -> None:
         check_upsampling(self.upsampling)
         if self.half_life <= 0:
@@ -70,7 +75,7 @@ def _carry_one_side(labels, pulls, valid, offset: int, order: range, num_classes
     from the frame visited before it through ``pulls[t + offset]``, keeping ``valid[t + offset]``
     at full weight (``write_first=False``: the first frame only starts the chain). Only the carried
     state of one frame is in memory."""
-    decay = 0.5 ** (1.0 / config.half_life)
+    decay = config.decay_per_frame
     state = None
     for t in order:
         if not write_first and t == order[0]:
@@ -114,10 +119,9 @@ def carried_share(flows: Flows, config: FusionConfig = FusionConfig()) -> np.nda
     as `carry_votes` weighs it, averaged over pixels and both directions: the decay per frame times
     1 where the flow passes the forward-backward check, ``occlusion_factor`` where it fails."""
     config.validate()
-    decay = 0.5 ** (1.0 / config.half_life)
     consistent = np.array([(np.mean(flows.valid_forward[t]) + np.mean(flows.valid_backward[t])) / 2
                            for t in range(len(flows))], dtype=np.float64)
-    return decay * (config.occlusion_factor + (1.0 - config.occlusion_factor) * consistent)
+    return config.decay_per_frame * (config.occlusion_factor + (1.0 - config.occlusion_factor) * consistent)
 
 
 def carry_votes_again(labels, flows: Flows, num_classes: int, config: FusionConfig, votes, changed) -> list[range]:
