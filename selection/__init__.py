@@ -29,6 +29,7 @@ _EXPORTS = {
     "STRATEGY_INPUTS": "strategies",
     "SuperpixelUnits": "units",
     "UNCERTAINTY_METHODS": "uncertainty",
+    "uncertainty_left": "coverage",
     "uncertainty_sampling": "strategies",
     "uniform_sampling": "strategies",
     "with_time": "diversity",

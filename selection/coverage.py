@@ -12,6 +12,9 @@ A frame in a long stretch of uncertain frames is worth more than an equally unce
 labelled frame, which is what even spacing gets right and a frame's own uncertainty does not see;
 where the flow breaks (fast motion, a cut), labels travel little and a frame is worth about its own
 uncertainty.
+
+`uncertainty_left` weighs a whole set of picks the same way, so two candidate sets (content-diverse
+picks and even spacing) can be compared by what they would leave unlabelled and uncarried.
 """
 
 from __future__ import annotations
@@ -31,13 +34,8 @@ def _carried_one_way(values: np.ndarray, stops: np.ndarray, keep: np.ndarray, or
     return out
 
 
-def carried_gain(uncertainty, labelled, keep) -> np.ndarray:
-    """(F,) float64 worth of labelling each frame: its uncertainty plus that of the unlabelled frames
-    its labels would be carried to (see the module). ``keep``: the share of a carried label's weight
-    that survives the step from frame t to t+1, one number or (F-1,) in [0, 1] (0: nothing is
-    carried). Labelled frames are worth 0. Two sweeps, O(F)."""
-    u = np.asarray(uncertainty, dtype=np.float64)
-    stops = np.asarray(labelled, dtype=bool)
+def _checked_keep(u: np.ndarray, stops: np.ndarray, keep) -> np.ndarray:
+    """``keep`` as (F,) shares per step (the last one, past the last frame, never read), or a message."""
     if u.ndim != 1 or stops.shape != u.shape:
         raise SelectionError(f"uncertainty and labelled must both be (F,), got {u.shape} and {stops.shape}")
     keep = np.asarray(keep, dtype=np.float64)
@@ -45,9 +43,44 @@ def carried_gain(uncertainty, labelled, keep) -> np.ndarray:
     if keep.shape not in ((), (steps,)) or not ((keep >= 0) & (keep <= 1)).all():
         raise SelectionError(f"keep must be one share of weight in [0, 1] or one per step between frames "
                              f"({steps}), got shape {keep.shape}")
-    keep = np.broadcast_to(keep, (steps,))
-    keep = np.concatenate([keep, [0.0]])  # the sweeps read one step past the last frame, never used
+    return np.concatenate([np.broadcast_to(keep, (steps,)), [0.0]])
+
+
+def carried_gain(uncertainty, labelled, keep) -> np.ndarray:
+    """(F,) float64 worth of labelling each frame: its uncertainty plus that of the unlabelled frames
+    its labels would be carried to (see the module). ``keep``: the share of a carried label's weight
+    that survives the step from frame t to t+1, one number or (F-1,) in [0, 1] (0: nothing is
+    carried). Labelled frames are worth 0. Two sweeps, O(F)."""
+    u = np.asarray(uncertainty, dtype=np.float64)
+    stops = np.asarray(labelled, dtype=bool)
+    keep = _checked_keep(u, stops, keep)
     u = np.where(stops, 0.0, u)
     ahead = _carried_one_way(u, stops, keep, range(len(u)), lambda t: t - 1)
     behind = _carried_one_way(u, stops, keep, range(len(u) - 1, -1, -1), lambda t: t)
     return ahead + behind - u
+
+
+def _reach_one_way(picks: np.ndarray, stops: np.ndarray, keep: np.ndarray, order: range, step) -> np.ndarray:
+    """Share of weight reaching each frame from the nearest pick on one side, 0 past a labelled frame."""
+    out = np.zeros(len(picks))
+    share = 0.0
+    for t in order:
+        share = 1.0 if picks[t] else 0.0 if stops[t] else keep[step(t)] * share
+        out[t] = share
+    return out
+
+
+def uncertainty_left(uncertainty, labelled, picks, keep) -> float:
+    """The uncertainty labelling the frames ``picks`` would leave: the sum over frames neither labelled
+    nor picked of ``u[s] * (1 - a) * (1 - b)``, with a and b the shares of weight (products of ``keep``
+    as in `carried_gain`) reaching s from the nearest pick before and after it; 0 past an already
+    labelled frame, whose carried labels ``uncertainty`` already reflects."""
+    u = np.asarray(uncertainty, dtype=np.float64)
+    stops = np.asarray(labelled, dtype=bool)
+    chosen = np.zeros(len(u), dtype=bool)
+    chosen[np.asarray(picks, dtype=np.int64)] = True
+    keep = _checked_keep(u, stops, keep)
+    ahead = _reach_one_way(chosen, stops, keep, range(len(u)), lambda t: t - 1)
+    behind = _reach_one_way(chosen, stops, keep, range(len(u) - 1, -1, -1), lambda t: t)
+    left = u * (1.0 - ahead) * (1.0 - behind)
+    return float(left[~stops & ~chosen].sum())

@@ -52,6 +52,7 @@ from selection import (
     pool_per_sample,
     sample_scores,
     select_samples,
+    uncertainty_left,
     with_time,
 )
 from vidseg.strategies import DEFAULT_STRATEGY, strategy_named
@@ -290,23 +291,43 @@ def select_next(
     flows: what carries a labelled frame's labels to its neighbours (None: nothing is carried).
     """
     seed = config.seed + 1
+    keep = 0.0 if flows is None else carried_share(flows, config.fusion)
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
         embeddings = _placed(units, image_features(units, frames))
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
                              embeddings=embeddings, seed=seed)
+        ids, ran = _spaced_if_better(units, labelled, ids, "cold_start", np.ones(units.n_samples), keep, config)
         follow_ups = _follow_up_priority(units, labelled, ids, embeddings, config.budget, seed)
-        return Selection(ids=ids, scores=follow_ups, strategy="cold_start")
+        return Selection(ids=ids, scores=follow_ups, strategy=ran)
     scores = embeddings = None
+    own = None
     if probs is not None:
-        scores = sample_scores(units, probs, method=config.uncertainty)
+        scores = own = sample_scores(units, probs, method=config.uncertainty)
         if units.kind == "frame":
             # A frame's labels are carried to its neighbours: score what labelling it would reach.
-            scores = carried_gain(scores, labelled, 0.0 if flows is None else carried_share(flows, config.fusion))
+            scores = carried_gain(own, labelled, keep)
         if "embeddings" in STRATEGY_INPUTS.get(picks, ()) and prediction.embeddings is not None:
             embeddings = _placed(units, pool_per_sample(units, prediction.embeddings))
     ids = select_samples(picks, budget=config.budget, units=units, labelled=labelled, scores=scores,
                          embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
-    return Selection(ids=ids, scores=scores, strategy=picks)
+    ran = picks
+    if "embeddings" in STRATEGY_INPUTS.get(picks, ()):
+        ids, ran = _spaced_if_better(units, labelled, ids, picks, own, keep, config)
+    return Selection(ids=ids, scores=scores, strategy=ran)
+
+
+def _spaced_if_better(units: SampleUnits, labelled: np.ndarray, ids: np.ndarray, picked_by: str, uncertainty,
+                      keep, config: RoundConfig) -> tuple[np.ndarray, str]:
+    """Frames picked by content diversity, or evenly spaced frames where those would leave less uncertainty
+    (`selection.uncertainty_left`), and the strategy that chose them. Where labels carry far and the
+    uncertainty is spread evenly, spacing covers more than content diversity; where labels carry
+    little or the uncertainty is concentrated, the content picks are kept (ties too)."""
+    if units.kind != "frame" or len(ids) == 0:
+        return ids, picked_by
+    spaced = select_samples("uniform", budget=config.budget, units=units, labelled=labelled)
+    if uncertainty_left(uncertainty, labelled, spaced, keep) < uncertainty_left(uncertainty, labelled, ids, keep):
+        return spaced, "uniform"
+    return ids, picked_by
 
 
 COLD_START_FOLLOW_UPS = 4

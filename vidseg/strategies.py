@@ -28,7 +28,8 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("hvsa", "hvsa", True, "the most uncertain half of the samples, k-means in the network's embedding "
              "space, the sample nearest each centroid (Qiao et al. 2023); a frame's uncertainty counts that of the "
-             "frames its labels would be carried to; the default"),
+             "frames its labels would be carried to, and evenly spaced frames are taken instead where they would leave "
+             "less of it; the default"),
     Strategy("uncertainty", "uncertainty", True, "the most uncertain samples, no diversity"),
     Strategy("random", "random", True, "samples drawn at random (seeded)"),
     Strategy("uniform", "uniform", True, "evenly spaced samples (frames: farthest from every labelled frame)"),
