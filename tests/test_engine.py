@@ -228,6 +228,43 @@ def test_frames_are_scored_by_what_their_carried_labels_would_reach():
     np.testing.assert_allclose(without_flow.scores[~labelled], without_flow.scores[1])  # own uncertainty only
 
 
+def _still_flows(n, size=(4, 4)):
+    from propagation import Flows
+
+    still = np.zeros((n - 1, 2, *size), np.float16)
+    valid = np.ones((n - 1, *size), bool)
+    return Flows(still, still, valid, valid.copy())
+
+
+def test_a_cold_start_spaces_its_frames_evenly_where_labels_carry_far_and_picks_by_content_where_they_do_not():
+    """Most frames look alike and the last few each differ: content diversity bunches its picks among
+    the few. Where the flow carries labels over the long alike stretch, even spacing covers more."""
+    n = 40
+    frames = np.full((n, 8, 8, 3), 128, np.uint8)
+    frames[32:] = np.random.default_rng(2).integers(0, 255, (8, 1, 1, 3))
+    units, labelled, config = FrameUnits(n, 8, 8), np.zeros(n, dtype=bool), RoundConfig(budget=5)
+    by_content = select_next(units, labelled, "hvsa", config, None, None, frames)
+    assert by_content.strategy == "cold_start" and (by_content.ids >= 30).sum() >= 3  # no flow: content picks
+    carried = select_next(units, labelled, "hvsa", config, None, None, frames, _still_flows(n, (8, 8)))
+    assert carried.strategy == "uniform"
+    np.testing.assert_array_equal(np.sort(carried.ids), [4, 12, 20, 28, 36])
+
+
+def test_frames_keep_their_content_picks_where_the_uncertainty_is_concentrated():
+    from propagation import VideoPrediction
+
+    n = 40
+    rng = np.random.default_rng(0)
+    probs = np.zeros((n, 2, 4, 4), np.float16)
+    probs[:, 0] = 1.0
+    probs[20:30] = 0.5  # only frames 20-29 are uncertain
+    prediction = VideoPrediction(probs, rng.random((n, 4, 1, 1)).astype(np.float16))
+    frames = rng.integers(0, 255, (n, 4, 4, 3), dtype=np.uint8)
+    selection = select_next(FrameUnits(n, 4, 4), np.zeros(n, dtype=bool), "hvsa", RoundConfig(budget=2), probs,
+                            prediction, frames, _still_flows(n))
+    assert selection.strategy == "hvsa" and ((selection.ids >= 15) & (selection.ids < 35)).all()  # around them
+
+
 def test_without_pseudo_labels_the_network_trains_on_human_labels_only(tmp_path):
     _, truth = _moving_square()
     human = np.full(truth.shape, UNKNOWN, np.int16)

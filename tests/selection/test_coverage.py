@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from selection import SelectionError, carried_gain
+from selection import SelectionError, carried_gain, uncertainty_left
 
 
 def _by_definition(u, labelled, keep):
@@ -51,3 +51,54 @@ def test_where_the_flow_breaks_a_frame_is_worth_its_own_uncertainty():
 def test_bad_inputs_are_refused_with_what_to_send(labelled, keep, message):
     with pytest.raises(SelectionError, match=message):
         carried_gain(np.ones(4), labelled, keep)
+
+
+def _left_by_definition(u, labelled, picks, keep):
+    """What `uncertainty_left` states, frame by frame: reach from the nearest pick on each side, none
+    past a labelled frame."""
+    chosen = np.zeros(len(u), bool)
+    chosen[picks] = True
+    total = 0.0
+    for s in np.flatnonzero(~labelled & ~chosen):
+        left = 1.0
+        for side in (range(s - 1, -1, -1), range(s + 1, len(u))):
+            for t in side:
+                if labelled[t]:
+                    break
+                if chosen[t]:
+                    lo, hi = min(s, t), max(s, t)
+                    left *= 1.0 - np.prod(keep[lo:hi])
+                    break
+        total += u[s] * left
+    return total
+
+
+def test_what_a_set_of_picks_leaves_is_the_uncertainty_its_carried_labels_do_not_reach():
+    rng = np.random.default_rng(1)
+    u, keep = rng.random(50), rng.random(49)
+    labelled = np.zeros(50, dtype=bool)
+    labelled[[3, 20, 21]] = True
+    for picks in ([0, 10, 30], [49], [4, 5, 6, 40]):
+        expected = _left_by_definition(u, labelled, picks, keep)
+        assert uncertainty_left(u, labelled, picks, keep) == pytest.approx(expected)
+
+
+def test_where_labels_carry_far_even_spacing_leaves_less_than_bunched_picks_and_where_they_do_not_both_leave_the_rest():
+    u = np.ones(100)
+    labelled = np.zeros(100, dtype=bool)
+    spaced, bunched = [10, 30, 50, 70, 90], [10, 31, 50, 61, 89]
+    assert uncertainty_left(u, labelled, spaced, 0.9) < uncertainty_left(u, labelled, bunched, 0.9)
+    assert uncertainty_left(u, labelled, spaced, 0.0) == uncertainty_left(u, labelled, bunched, 0.0) == 95
+
+
+def test_where_the_uncertainty_is_concentrated_picks_inside_it_leave_less_than_even_spacing():
+    u = np.full(100, 0.01)
+    u[60:80] = 1.0
+    labelled = np.zeros(100, dtype=bool)
+    inside, spaced = [10, 62, 66, 70, 76], [10, 30, 50, 70, 90]
+    assert uncertainty_left(u, labelled, inside, 0.8) < uncertainty_left(u, labelled, spaced, 0.8)
+
+
+def test_what_is_left_is_refused_for_a_keep_that_does_not_fit():
+    with pytest.raises(SelectionError, match="keep"):
+        uncertainty_left(np.ones(4), np.zeros(4, bool), [1], [0.5, 0.5])
