@@ -283,7 +283,9 @@ def select_next(
     flows: Flows | None = None,
 ) -> Selection:
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
-    fall back to a cold start (diversity of image features) before the network has run.
+    fall back to a cold start (diversity of image features) before the network has run. On frames,
+    picks made by content diversity give way to evenly spaced frames where those would leave less
+    uncertainty uncarried (`_spaced_if_better`).
 
     probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
     before the network has run), whose uncertainty scores the samples; prediction: the network's,
@@ -291,16 +293,17 @@ def select_next(
     flows: what carries a labelled frame's labels to its neighbours (None: nothing is carried).
     """
     seed = config.seed + 1
-    keep = 0.0 if flows is None else carried_share(flows, config.fusion)
+    carried = units.kind == "frame" and flows is not None
+    keep = carried_share(flows, config.fusion) if carried else 0.0
+    own = np.ones(units.n_samples)  # each sample's uncertainty; all alike before the network has run
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
         embeddings = _placed(units, image_features(units, frames))
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
                              embeddings=embeddings, seed=seed)
-        ids, ran = _spaced_if_better(units, labelled, ids, "cold_start", np.ones(units.n_samples), keep, config)
+        ids, ran = _spaced_if_better(units, labelled, ids, "cold_start", own, keep, config)
         follow_ups = _follow_up_priority(units, labelled, ids, embeddings, config.budget, seed)
         return Selection(ids=ids, scores=follow_ups, strategy=ran)
     scores = embeddings = None
-    own = None
     if probs is not None:
         scores = own = sample_scores(units, probs, method=config.uncertainty)
         if units.kind == "frame":
