@@ -84,7 +84,8 @@ def test_annotations_retrain_the_video_and_reorder_the_queue(label_studio, ls_cl
         return status if done and not status["queue"]["pending"] and not status["queue"]["training"] else None
 
     status = _wait(retrained, 240, "a retrain that saw both annotations")
-    assert status["round"] >= 1 and status["selected_by"] == "hvsa"
+    # HVSA ran, its picks kept or replaced by even spacing where that leaves less uncertainty uncarried
+    assert status["round"] >= 1 and status["selected_by"] in ("hvsa", "uniform")
     selected = set(status["selected"])
     assert len(selected) == 2 and not selected & {1, 6}
 
