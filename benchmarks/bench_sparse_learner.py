@@ -9,7 +9,10 @@ revealed. Learners (``--learners``, comma separated):
 - ``net``: the per-image network from scratch (the `pixels` loop's network and total steps);
 - ``net+walker``: the network's probabilities as the walker's prior, seeds on top;
 - ``mlp``: image-adaptive pixel features and a per-image MLP from scratch (no spreading);
-- ``mlp+walker``: the sparse learner of ``propagation.sparse_learner`` (MLP prior, then the walker).
+- ``mlp+walker``: the sparse learner of ``propagation.sparse_learner`` (MLP prior, then the walker);
+- ``ensemble+walker``, ``forest+walker``, ``superpixel+walker``: ideas measured against it and not kept:
+  the mean of 5 MLPs (seeds 0-4), a random forest (200 trees, classes balanced) in place of the MLP,
+  and the MLP on the features plus their means over SLIC superpixels (600 per image); each then walked.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_sparse_learner.py --frames ../shared/data/camvid/train \
         --labels ../shared/data/camvid/trainannot --images 10 --pixels 173 --learners walker,net,net+walker
@@ -27,7 +30,8 @@ import torch
 
 from propagation import UNKNOWN, overlay_known, starting_network
 from propagation.edge_aware import SpreadConfig, spread_labels
-from propagation.sparse_learner import SparseLearnerConfig, learn_from_pixels
+from propagation.sparse_labels import shrink_label_map
+from propagation.sparse_learner import SparseLearnerConfig, fit_mlp, learn_from_pixels, pixel_features
 from vidseg.simulation.dataset import CAMVID_CLASSES, load_video
 from vidseg.simulation.metrics import label_quality
 from vidseg.simulation.pixels import PixelConfig, predict_full, train_on_pixels
@@ -50,6 +54,60 @@ def network_probs(image, seeds, class_names, config: PixelConfig, steps: int):
     model = starting_network(spec, seed=config.seed)
     train_on_pixels(model, small, seeds, spec, steps, config, config.seed)
     return predict_full(model, small, spec, seeds.shape)
+
+
+def _walked(image, seeds, n_classes, prior_of, sparse: SparseLearnerConfig):
+    """A prior at the sparse learner's working size from ``prior_of`` (a `NOT_KEPT` entry), spread by
+    the walker and enlarged: `learn_from_pixels` with another prior in place of its MLP."""
+    import cv2
+    import torch.nn.functional as F
+
+    work = (sparse.height, sparse.width)
+    features = pixel_features(image, work, sparse.scales)
+    small_seeds = shrink_label_map(seeds, work)
+    prior = prior_of(image, features, small_seeds, n_classes, sparse).astype(np.float32)
+    small = cv2.resize(np.ascontiguousarray(image), (work[1], work[0]), interpolation=cv2.INTER_AREA)
+    probs = spread_labels(small, small_seeds, n_classes, prior=prior, confidence=prior.max(0), config=sparse.spread)
+    full = F.interpolate(torch.from_numpy(probs)[None], size=seeds.shape, mode="bilinear", align_corners=False)
+    return full[0].numpy()
+
+
+def _mlp_prior(features, seeds, n_classes, sparse, seed=0):
+    model = fit_mlp(features, seeds, n_classes, replace(sparse, seed=seed))
+    with torch.no_grad():
+        logits = model(torch.from_numpy(features.reshape(len(features), -1).T.copy()))
+    return logits.softmax(-1).T.reshape(n_classes, *features.shape[1:]).numpy()
+
+
+def _forest_prior(features, seeds, n_classes):
+    from sklearn.ensemble import RandomForestClassifier
+
+    known = seeds != UNKNOWN
+    forest = RandomForestClassifier(n_estimators=200, class_weight="balanced", random_state=0, n_jobs=1)
+    forest.fit(features[:, known].T, seeds[known])
+    out = np.zeros((n_classes, features[0].size), np.float32)
+    out[forest.classes_] = forest.predict_proba(features.reshape(len(features), -1).T).T
+    return out.reshape(n_classes, *features.shape[1:])
+
+
+def _with_superpixel_means(image, features):
+    import cv2
+    from skimage.segmentation import slic
+
+    small = cv2.resize(np.ascontiguousarray(image), features.shape[:0:-1], interpolation=cv2.INTER_AREA)
+    segments = slic(small, n_segments=600, compactness=10, start_label=0).ravel()
+    counts = np.maximum(np.bincount(segments), 1)
+    means = np.stack([np.bincount(segments, weights=f) / counts for f in features.reshape(len(features), -1)])
+    both = np.concatenate([features, means[:, segments].reshape(features.shape)])
+    return ((both - both.mean((1, 2), keepdims=True)) / (both.std((1, 2), keepdims=True) + 1e-6)).astype(np.float32)
+
+
+NOT_KEPT = {
+    "ensemble+walker": lambda image, f, s, n, c: np.mean([_mlp_prior(f, s, n, c, seed) for seed in range(5)], axis=0),
+    "forest+walker": lambda image, f, s, n, c: _forest_prior(f, s, n),
+    "superpixel+walker": lambda image, f, s, n, c: _mlp_prior(_with_superpixel_means(image, f), s, n, c),
+}
+"""Priors tried in place of the MLP (image, features, small seeds, n_classes, config) -> (C, h, w)."""
 
 
 def score(seeds, probs, truth, n_classes) -> dict:
@@ -106,6 +164,8 @@ def main() -> None:
                 if learner == "net+walker":
                     probs = spread_labels(image, seeds, video.n_classes, prior=net, confidence=net.max(0),
                                           config=spread)
+            elif learner in NOT_KEPT:
+                probs = _walked(image, seeds, video.n_classes, NOT_KEPT[learner], sparse)
             elif learner in ("mlp", "mlp+walker"):
                 probs = learn_from_pixels(image, seeds, video.n_classes,
                                           replace(sparse, spread=spread if learner == "mlp+walker" else None))
