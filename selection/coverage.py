@@ -77,9 +77,12 @@ def uncertainty_left(uncertainty, labelled, picks, keep) -> float:
     labelled frame, whose carried labels ``uncertainty`` already reflects."""
     u = np.asarray(uncertainty, dtype=np.float64)
     stops = np.asarray(labelled, dtype=bool)
-    chosen = np.zeros(len(u), dtype=bool)
-    chosen[np.asarray(picks, dtype=np.int64)] = True
     keep = _checked_keep(u, stops, keep)
+    picks = np.asarray(picks, dtype=np.int64).reshape(-1)
+    if ((picks < 0) | (picks >= len(u))).any():
+        raise SelectionError(f"picks must be frame indices in 0..{len(u) - 1}, got {picks.min()}..{picks.max()}")
+    chosen = np.zeros(len(u), dtype=bool)
+    chosen[picks] = True
     ahead = _reach_one_way(chosen, stops, keep, range(len(u)), lambda t: t - 1)
     behind = _reach_one_way(chosen, stops, keep, range(len(u) - 1, -1, -1), lambda t: t)
     left = u * (1.0 - ahead) * (1.0 - behind)

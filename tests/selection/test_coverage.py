@@ -99,6 +99,8 @@ def test_where_the_uncertainty_is_concentrated_picks_inside_it_leave_less_than_e
     assert uncertainty_left(u, labelled, inside, 0.8) < uncertainty_left(u, labelled, spaced, 0.8)
 
 
-def test_what_is_left_is_refused_for_a_keep_that_does_not_fit():
-    with pytest.raises(SelectionError, match="keep"):
-        uncertainty_left(np.ones(4), np.zeros(4, bool), [1], [0.5, 0.5])
+@pytest.mark.parametrize("picks, keep, message", [([1], [0.5, 0.5], "keep"), ([4], 0.5, "picks"),
+                                                  ([-1], 0.5, "picks")])
+def test_what_is_left_is_refused_for_inputs_that_do_not_fit(picks, keep, message):
+    with pytest.raises(SelectionError, match=message):
+        uncertainty_left(np.ones(4), np.zeros(4, bool), picks, keep)
