@@ -24,6 +24,7 @@ _EXPORTS = {
     "sample_scores": "uncertainty",
     "SampleUnits": "units",
     "select_samples": "strategies",
+    "spaced_if_better": "coverage",
     "SelectionError": "errors",
     "STRATEGIES": "strategies",
     "STRATEGY_INPUTS": "strategies",

@@ -14,7 +14,8 @@ where the flow breaks (fast motion, a cut), labels travel little and a frame is 
 uncertainty.
 
 `uncertainty_left` weighs a whole set of picks the same way, so two candidate sets (content-diverse
-picks and even spacing) can be compared by what they would leave unlabelled and uncarried.
+picks and even spacing) can be compared by what they would leave unlabelled and uncarried
+(`spaced_if_better`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import SelectionError
+from .strategies import select_samples
+from .units import SampleUnits
 
 
 def _carried_one_way(values: np.ndarray, stops: np.ndarray, keep: np.ndarray, order: range, step) -> np.ndarray:
@@ -87,3 +90,17 @@ def uncertainty_left(uncertainty, labelled, picks, keep) -> float:
     behind = _reach_one_way(chosen, stops, keep, range(len(u) - 1, -1, -1), lambda t: t)
     left = u * (1.0 - ahead) * (1.0 - behind)
     return float(left[~stops & ~chosen].sum())
+
+
+def spaced_if_better(units: SampleUnits, labelled, ids, picked_by: str, uncertainty, keep) -> tuple[np.ndarray, str]:
+    """Frames ``ids`` picked by content diversity (by ``picked_by``), or as many evenly spaced frames
+    (the `uniform` strategy's) where those would leave less uncertainty (`uncertainty_left`), and the
+    strategy whose frames these are. Where labels carry far and the uncertainty is spread evenly,
+    spacing covers more than content diversity; where labels carry little or the uncertainty is
+    concentrated, the content picks are kept (ties too). Other sample kinds pass through."""
+    if units.kind != "frame" or len(ids) == 0:
+        return ids, picked_by
+    spaced = select_samples("uniform", budget=len(ids), units=units, labelled=labelled)
+    if uncertainty_left(uncertainty, labelled, spaced, keep) < uncertainty_left(uncertainty, labelled, ids, keep):
+        return spaced, "uniform"
+    return ids, picked_by

@@ -52,7 +52,7 @@ from selection import (
     pool_per_sample,
     sample_scores,
     select_samples,
-    uncertainty_left,
+    spaced_if_better,
     with_time,
 )
 from vidseg.strategies import DEFAULT_STRATEGY, strategy_named
@@ -285,7 +285,7 @@ def select_next(
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run. On frames,
     picks made by content diversity give way to evenly spaced frames where those would leave less
-    uncertainty uncarried (`_spaced_if_better`).
+    uncertainty uncarried (`selection.spaced_if_better`).
 
     probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
     before the network has run), whose uncertainty scores the samples; prediction: the network's,
@@ -300,7 +300,7 @@ def select_next(
         embeddings = _placed(units, image_features(units, frames))
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
                              embeddings=embeddings, seed=seed)
-        ids, ran = _spaced_if_better(units, labelled, ids, "cold_start", own, keep, config)
+        ids, ran = spaced_if_better(units, labelled, ids, "cold_start", own, keep)
         follow_ups = _follow_up_priority(units, labelled, ids, embeddings, config.budget, seed)
         return Selection(ids=ids, scores=follow_ups, strategy=ran)
     scores = embeddings = None
@@ -315,22 +315,8 @@ def select_next(
                          embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
     ran = picks
     if "embeddings" in STRATEGY_INPUTS.get(picks, ()):
-        ids, ran = _spaced_if_better(units, labelled, ids, picks, own, keep, config)
+        ids, ran = spaced_if_better(units, labelled, ids, picks, own, keep)
     return Selection(ids=ids, scores=scores, strategy=ran)
-
-
-def _spaced_if_better(units: SampleUnits, labelled: np.ndarray, ids: np.ndarray, picked_by: str, uncertainty,
-                      keep, config: RoundConfig) -> tuple[np.ndarray, str]:
-    """Frames picked by content diversity, or evenly spaced frames where those would leave less uncertainty
-    (`selection.uncertainty_left`), and the strategy that chose them. Where labels carry far and the
-    uncertainty is spread evenly, spacing covers more than content diversity; where labels carry
-    little or the uncertainty is concentrated, the content picks are kept (ties too)."""
-    if units.kind != "frame" or len(ids) == 0:
-        return ids, picked_by
-    spaced = select_samples("uniform", budget=config.budget, units=units, labelled=labelled)
-    if uncertainty_left(uncertainty, labelled, spaced, keep) < uncertainty_left(uncertainty, labelled, ids, keep):
-        return spaced, "uniform"
-    return ids, picked_by
 
 
 COLD_START_FOLLOW_UPS = 4

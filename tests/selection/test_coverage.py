@@ -104,3 +104,17 @@ def test_where_the_uncertainty_is_concentrated_picks_inside_it_leave_less_than_e
 def test_what_is_left_is_refused_for_inputs_that_do_not_fit(picks, keep, message):
     with pytest.raises(SelectionError, match=message):
         uncertainty_left(np.ones(4), np.zeros(4, bool), picks, keep)
+
+
+def test_content_picks_give_way_to_even_spacing_only_on_frames_and_only_where_spacing_leaves_less():
+    from selection import FrameUnits, RectangleUnits, spaced_if_better
+
+    frames, none = FrameUnits(100, 8, 8), np.zeros(100, dtype=bool)
+    bunched = np.array([10, 31, 50, 61, 89])
+    ids, ran = spaced_if_better(frames, none, bunched, "hvsa", np.ones(100), 0.9)
+    assert ran == "uniform" and sorted(ids) == [10, 30, 50, 70, 90]
+    ids, ran = spaced_if_better(frames, none, bunched, "hvsa", np.ones(100), 0.0)  # nothing carried: a tie
+    assert ran == "hvsa" and (ids == bunched).all()
+    rectangles = RectangleUnits(100, 32, 32, 16)
+    ids, ran = spaced_if_better(rectangles, np.zeros(rectangles.n_samples, bool), bunched, "hvsa", None, 0.9)
+    assert ran == "hvsa" and (ids == bunched).all()
