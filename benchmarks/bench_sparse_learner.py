@@ -31,7 +31,13 @@ import torch
 from propagation import UNKNOWN, overlay_known, starting_network
 from propagation.edge_aware import SpreadConfig, spread_labels
 from propagation.sparse_labels import shrink_label_map
-from propagation.sparse_learner import SparseLearnerConfig, fit_mlp, learn_from_pixels, pixel_features
+from propagation.sparse_learner import (
+    SparseLearnerConfig,
+    learn_from_pixels,
+    mlp_probabilities,
+    pixel_features,
+    spread_and_enlarge,
+)
 from vidseg.simulation.dataset import CAMVID_CLASSES, load_video
 from vidseg.simulation.metrics import label_quality
 from vidseg.simulation.pixels import PixelConfig, predict_full, train_on_pixels
@@ -59,24 +65,11 @@ def network_probs(image, seeds, class_names, config: PixelConfig, steps: int):
 def _walked(image, seeds, n_classes, prior_of, sparse: SparseLearnerConfig):
     """A prior at the sparse learner's working size from ``prior_of`` (a `NOT_KEPT` entry), spread by
     the walker and enlarged: `learn_from_pixels` with another prior in place of its MLP."""
-    import cv2
-    import torch.nn.functional as F
-
     work = (sparse.height, sparse.width)
     features = pixel_features(image, work, sparse.scales)
     small_seeds = shrink_label_map(seeds, work)
     prior = prior_of(image, features, small_seeds, n_classes, sparse).astype(np.float32)
-    small = cv2.resize(np.ascontiguousarray(image), (work[1], work[0]), interpolation=cv2.INTER_AREA)
-    probs = spread_labels(small, small_seeds, n_classes, prior=prior, confidence=prior.max(0), config=sparse.spread)
-    full = F.interpolate(torch.from_numpy(probs)[None], size=seeds.shape, mode="bilinear", align_corners=False)
-    return full[0].numpy()
-
-
-def _mlp_prior(features, seeds, n_classes, sparse, seed=0):
-    model = fit_mlp(features, seeds, n_classes, replace(sparse, seed=seed))
-    with torch.no_grad():
-        logits = model(torch.from_numpy(features.reshape(len(features), -1).T.copy()))
-    return logits.softmax(-1).T.reshape(n_classes, *features.shape[1:]).numpy()
+    return spread_and_enlarge(image, small_seeds, prior, n_classes, sparse)
 
 
 def _forest_prior(features, seeds, n_classes):
@@ -103,9 +96,10 @@ def _with_superpixel_means(image, features):
 
 
 NOT_KEPT = {
-    "ensemble+walker": lambda image, f, s, n, c: np.mean([_mlp_prior(f, s, n, c, seed) for seed in range(5)], axis=0),
+    "ensemble+walker": lambda image, f, s, n, c: np.mean([mlp_probabilities(f, s, n, replace(c, seed=seed))
+                                                          for seed in range(5)], axis=0),
     "forest+walker": lambda image, f, s, n, c: _forest_prior(f, s, n),
-    "superpixel+walker": lambda image, f, s, n, c: _mlp_prior(_with_superpixel_means(image, f), s, n, c),
+    "superpixel+walker": lambda image, f, s, n, c: mlp_probabilities(_with_superpixel_means(image, f), s, n, c),
 }
 """Priors tried in place of the MLP (image, features, small seeds, n_classes, config) -> (C, h, w)."""
 

@@ -103,6 +103,28 @@ def fit_mlp(features: np.ndarray, labels: np.ndarray, n_classes: int, config: Sp
     return model.eval()
 
 
+def mlp_probabilities(features: np.ndarray, seeds: np.ndarray, n_classes: int,
+                      config: SparseLearnerConfig) -> np.ndarray:
+    """(C, h, w) float32: the per-image MLP (`fit_mlp`) fitted on ``seeds`` (h, w) and applied to every
+    pixel of ``features`` (F, h, w)."""
+    model = fit_mlp(features, seeds, n_classes, config)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(features.reshape(len(features), -1).T.copy()))
+    return logits.softmax(-1).T.reshape(n_classes, *features.shape[1:]).numpy()
+
+
+def spread_and_enlarge(image: np.ndarray, seeds: np.ndarray, probs: np.ndarray, n_classes: int,
+                       config: SparseLearnerConfig) -> np.ndarray:
+    """Step 3 and the way back to full size: ``probs`` (C, h, w) at the working size, refined by the
+    image (``image`` (H, W, 3) uint8 shrunk to (h, w)) around ``seeds`` (h, w) unless ``config.spread``
+    is None, then bilinear to (C, H, W) float32."""
+    if config.spread is not None:
+        small = cv2.resize(np.ascontiguousarray(image), probs.shape[:0:-1], interpolation=cv2.INTER_AREA)
+        probs = spread_labels(small, seeds, n_classes, prior=probs, confidence=probs.max(0), config=config.spread)
+    full = F.interpolate(torch.from_numpy(probs)[None], size=image.shape[:2], mode="bilinear", align_corners=False)[0]
+    return full.numpy()
+
+
 def learn_from_pixels(image: np.ndarray, revealed: np.ndarray, n_classes: int,
                       config: SparseLearnerConfig | None = None) -> np.ndarray:
     """(C, H, W) float32 class probabilities of every pixel of ``image`` (H, W, 3) uint8 RGB, learnt
@@ -116,12 +138,4 @@ def learn_from_pixels(image: np.ndarray, revealed: np.ndarray, n_classes: int,
     work = (config.height, config.width)
     features = pixel_features(image, work, config.scales)
     seeds = shrink_label_map(revealed, work)
-    model = fit_mlp(features, seeds, n_classes, config)
-    with torch.no_grad():
-        logits = model(torch.from_numpy(features.reshape(len(features), -1).T.copy()))
-    probs = logits.softmax(-1).T.reshape(n_classes, *work).numpy()
-    if config.spread is not None:
-        small = cv2.resize(np.ascontiguousarray(image), (work[1], work[0]), interpolation=cv2.INTER_AREA)
-        probs = spread_labels(small, seeds, n_classes, prior=probs, confidence=probs.max(0), config=config.spread)
-    full = F.interpolate(torch.from_numpy(probs)[None], size=size, mode="bilinear", align_corners=False)[0]
-    return full.numpy()
+    return spread_and_enlarge(image, seeds, mlp_probabilities(features, seeds, n_classes, config), n_classes, config)
