@@ -250,19 +250,37 @@ def test_a_cold_start_spaces_its_frames_evenly_where_labels_carry_far_and_picks_
     np.testing.assert_array_equal(np.sort(carried.ids), [4, 12, 20, 28, 36])
 
 
-def test_frames_keep_their_content_picks_where_the_uncertainty_is_concentrated():
+def _concentrated_uncertainty(n):
+    """A prediction sure of every frame but 20-29."""
     from propagation import VideoPrediction
 
-    n = 40
     rng = np.random.default_rng(0)
     probs = np.zeros((n, 2, 4, 4), np.float16)
     probs[:, 0] = 1.0
-    probs[20:30] = 0.5  # only frames 20-29 are uncertain
+    probs[20:30] = 0.5
     prediction = VideoPrediction(probs, rng.random((n, 4, 1, 1)).astype(np.float16))
-    frames = rng.integers(0, 255, (n, 4, 4, 3), dtype=np.uint8)
-    selection = select_next(FrameUnits(n, 4, 4), np.zeros(n, dtype=bool), "hvsa", RoundConfig(budget=2), probs,
+    return probs, prediction, rng.integers(0, 255, (n, 4, 4, 3), dtype=np.uint8)
+
+
+def test_frames_keep_their_content_picks_where_the_uncertainty_is_concentrated():
+    n = 40
+    probs, prediction, frames = _concentrated_uncertainty(n)
+    labelled = np.zeros(n, dtype=bool)
+    labelled[0] = True
+    selection = select_next(FrameUnits(n, 4, 4), labelled, "hvsa", RoundConfig(budget=2), probs,
                             prediction, frames, _still_flows(n))
     assert selection.strategy == "hvsa" and ((selection.ids >= 15) & (selection.ids < 35)).all()  # around them
+
+
+def test_before_the_video_has_a_label_a_pretrained_networks_picks_face_spacing_as_at_a_cold_start():
+    """The same concentrated uncertainty, but from a model trained elsewhere on a video with no label
+    yet: its uncertainty is untested here, so every frame counts alike and spacing, covering more, wins."""
+    n = 40
+    probs, prediction, frames = _concentrated_uncertainty(n)
+    selection = select_next(FrameUnits(n, 4, 4), np.zeros(n, dtype=bool), "hvsa", RoundConfig(budget=2), probs,
+                            prediction, frames, _still_flows(n))
+    assert selection.strategy == "uniform"
+    np.testing.assert_array_equal(np.sort(selection.ids), [10, 30])
 
 
 def test_without_pseudo_labels_the_network_trains_on_human_labels_only(tmp_path):

@@ -315,7 +315,10 @@ def select_next(
                          embeddings=embeddings, uncertain_fraction=config.uncertain_fraction, seed=seed)
     ran = picks
     if "embeddings" in STRATEGY_INPUTS.get(picks, ()):
-        ids, ran = spaced_if_better(units, labelled, ids, picks, own, keep)
+        # Before this video has a label, the network's uncertainty (a pretrained model's) is untested on
+        # it: the picks face spacing as at a cold start, every frame alike.
+        tested = own if np.asarray(labelled, dtype=bool).any() else np.ones(units.n_samples)
+        ids, ran = spaced_if_better(units, labelled, ids, picks, tested, keep)
     return Selection(ids=ids, scores=scores, strategy=ran)
 
 
