@@ -285,7 +285,8 @@ def select_next(
     """Choose the next samples with the selection core's `picks`; strategies that need a prediction
     fall back to a cold start (diversity of image features) before the network has run. On frames,
     picks made by content diversity give way to evenly spaced frames where those would leave less
-    uncertainty uncarried (`selection.spaced_if_better`).
+    uncertainty uncarried (`selection.spaced_if_better`); until the video has a label, every frame
+    counts as equally uncertain there.
 
     probs: (F, C, h, w) class distribution of the delivered labels (`fused_probabilities`, None
     before the network has run), whose uncertainty scores the samples; prediction: the network's,
