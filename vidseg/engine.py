@@ -296,12 +296,13 @@ def select_next(
     seed = config.seed + 1
     carried = units.kind == "frame" and flows is not None
     keep = carried_share(flows, config.fusion) if carried else 0.0
-    own = np.ones(units.n_samples)  # each sample's uncertainty; all alike before the network has run
+    alike = np.ones(units.n_samples)  # every sample equally uncertain: nothing to tell them apart yet
+    own = alike  # each sample's uncertainty, once the network has scored them
     if probs is None and "scores" in STRATEGY_INPUTS.get(picks, ()):
         embeddings = _placed(units, image_features(units, frames))
         ids = select_samples("cold_start", budget=config.budget, units=units, labelled=labelled,
                              embeddings=embeddings, seed=seed)
-        ids, ran = spaced_if_better(units, labelled, ids, "cold_start", own, keep)
+        ids, ran = spaced_if_better(units, labelled, ids, "cold_start", alike, keep)
         follow_ups = _follow_up_priority(units, labelled, ids, embeddings, config.budget, seed)
         return Selection(ids=ids, scores=follow_ups, strategy=ran)
     scores = embeddings = None
@@ -318,7 +319,7 @@ def select_next(
     if "embeddings" in STRATEGY_INPUTS.get(picks, ()):
         # Before this video has a label, the network's uncertainty (a pretrained model's) is untested on
         # it: the picks face spacing as at a cold start, every frame alike.
-        tested = own if np.asarray(labelled, dtype=bool).any() else np.ones(units.n_samples)
+        tested = own if np.asarray(labelled, dtype=bool).any() else alike
         ids, ran = spaced_if_better(units, labelled, ids, picks, tested, keep)
     return Selection(ids=ids, scores=scores, strategy=ran)
 
