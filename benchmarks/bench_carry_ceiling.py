@@ -33,7 +33,7 @@ from propagation.fusion import carry_votes
 from propagation.labels import UNKNOWN
 from vidseg.simulation.costs import MIN_FIX_REGION, corrected_labels, correction_map, frame_cost, frame_costs
 from vidseg.simulation.dataset import CAMVID_CLASSES, load_video
-from vidseg.simulation.metrics import confusion_matrix, quality_from_confusion
+from vidseg.simulation.metrics import label_quality
 
 CAMVID = Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"
 
@@ -57,10 +57,9 @@ def boundary_distance(truth: np.ndarray) -> np.ndarray:
 
 
 def quality(predictions: dict[int, np.ndarray], truth: np.ndarray, n_classes: int) -> dict:
-    confusion = np.zeros((n_classes, n_classes + 1), np.int64)
-    for t, pred in predictions.items():
-        confusion += confusion_matrix(pred, truth[t], n_classes, keep_unknown=True)
-    return quality_from_confusion(confusion)
+    """`label_quality` of the frames in ``predictions`` ({frame: (H, W) labels})."""
+    frames = sorted(predictions)
+    return label_quality(np.stack([predictions[t] for t in frames]), truth[frames], n_classes)
 
 
 def fitted_bias(votes: np.ndarray, between: list[int], truth: np.ndarray, n_classes: int) -> tuple[np.ndarray, float]:
