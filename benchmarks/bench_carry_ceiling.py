@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from propagation import compute_flows
-from propagation.fusion import carry_votes
+from propagation.fusion import Delivery, carry_votes
 from propagation.labels import UNKNOWN
 from vidseg.simulation.costs import MIN_FIX_REGION, corrected_labels, correction_map, frame_cost, frame_costs
 from vidseg.simulation.dataset import CAMVID_CLASSES, load_video
@@ -38,11 +38,11 @@ from vidseg.simulation.metrics import label_quality
 CAMVID = Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"
 
 
-def carried_labels(votes: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """One frame's votes (C, H, W) -> (H, W) labels, UNKNOWN where no vote reaches."""
+def offset_labels(votes: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """One frame's votes (C, H, W) -> (H, W) labels with per-class log-offsets ``bias`` added before the
+    argmax, UNKNOWN where no vote reaches."""
     votes = votes.astype(np.float32)
-    scores = votes if bias is None else np.log(votes + 1e-4) + bias[:, None, None]
-    return np.where(votes.sum(axis=0) > 0, scores.argmax(axis=0), UNKNOWN)
+    return np.where(votes.sum(axis=0) > 0, (np.log(votes + 1e-4) + bias[:, None, None]).argmax(axis=0), UNKNOWN)
 
 
 def boundary_distance(truth: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ def fitted_bias(votes: np.ndarray, between: list[int], truth: np.ndarray, n_clas
     bias = np.zeros(n_classes)
 
     def score(b):
-        return quality({t: carried_labels(votes[t], b) for t in between}, truth, n_classes)["miou"]
+        return quality({t: offset_labels(votes[t], b) for t in between}, truth, n_classes)["miou"]
 
     best = score(bias)
     for step in (0.5, 0.25, 0.1):
@@ -106,7 +106,8 @@ def report(k: int, video, flows, scratch: np.ndarray, min_fix_region: int, fit_b
     human = np.full(truth.shape, UNKNOWN, np.int16)
     human[labelled] = truth[labelled]
     votes = carry_votes(human, flows, classes)
-    carried = {t: carried_labels(votes[t]) for t in between}
+    delivery = Delivery(human, votes, None, 0.0)  # what the product delivers from the votes alone
+    carried = {t: delivery.frame(t).labels for t in between}
     drawn = {t: truth[t] for t in labelled}
     q_between = quality(carried, truth, classes)
     q_all = quality({**carried, **drawn}, truth, classes)
